@@ -1,0 +1,169 @@
+// Envelope forms, canonical bytes and the hash chain.
+#include "events/envelope.hpp"
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
+namespace gridloop::events {
+namespace {
+
+using nlohmann::json;
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(n * 2, '0');
+    for (std::size_t i = 0; i < n; ++i) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    return out;
+}
+
+bool from_hex(std::string_view hex, unsigned char* out, std::size_t n) {
+    if (hex.size() != n * 2) return false;
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = static_cast<unsigned char>(hi << 4 | lo);
+    }
+    return true;
+}
+
+class Digest {
+public:
+    Digest() : ctx_(EVP_MD_CTX_new()) {
+        if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 is unavailable");
+    }
+    ~Digest() { EVP_MD_CTX_free(ctx_); }
+    Digest(const Digest&) = delete;
+    Digest& operator=(const Digest&) = delete;
+    void update(const void* p, std::size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+    std::string hex() {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(ctx_, md, &len);
+        return to_hex(md, len);
+    }
+
+private:
+    EVP_MD_CTX* ctx_;
+};
+
+void put_string(std::string& out, std::string_view s) {
+    out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The canonical envelope, keys in sorted order, written by hand so that `data` is spliced in as
+// stored: any change to its bytes shows in the hash.
+std::string write_envelope(const RawEnvelope& r, bool with_hashes) {
+    std::string out;
+    out.reserve(r.data.size() + 320);
+    auto key = [&](const char* k) {
+        out += out.empty() ? "{\"" : ",\"";
+        out += k;
+        out += "\":";
+    };
+    key("actor"), put_string(out, r.actor);
+    key("data"), out += r.data;
+    key("event_id"), put_string(out, r.event_id);
+    if (with_hashes) key("hash"), put_string(out, r.hash);
+    key("occurred_at"), put_string(out, r.occurred_at);
+    key("position"), out += std::to_string(r.position);
+    if (with_hashes) key("prev_hash"), put_string(out, r.prev_hash);
+    key("recorded_at"), put_string(out, r.recorded_at);
+    key("stream"), put_string(out, r.stream);
+    key("type"), put_string(out, r.type);
+    key("version"), out += std::to_string(r.version);
+    out += '}';
+    return out;
+}
+
+} // namespace
+
+const std::string& zero_hash() {
+    static const std::string z(64, '0');
+    return z;
+}
+
+std::string canonical_json(const json& j) {
+    // nlohmann's object is a std::map: keys come out sorted by bytes, which for UTF-8 is code point order.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+RawEnvelope to_raw(const Envelope& e) {
+    return RawEnvelope{e.position, e.stream, e.version, e.event_id, std::string(e.type()), format_time(e.occurred_at),
+                       format_time(e.recorded_at), e.actor, canonical_json(encode_data(e.event)), e.prev_hash, e.hash};
+}
+
+Result<Envelope> from_raw(const RawEnvelope& r) {
+    const std::string where = "position " + std::to_string(r.position) + ": ";
+    const json data = json::parse(r.data, nullptr, false);
+    if (data.is_discarded()) return unprocessable(where + "stored data is not JSON");
+    auto ev = decode_event(r.type, data);
+    if (!ev) return Error{ev.error().code, where + ev.error().message};
+    auto occ = parse_time(r.occurred_at), rec = parse_time(r.recorded_at);
+    if (!occ || !rec) return unprocessable(where + "stored times are not RFC 3339");
+    return Envelope{r.position, r.stream, r.version, r.event_id, std::move(ev.value()), *occ, *rec, r.actor, r.prev_hash, r.hash};
+}
+
+std::string hashed_body(const RawEnvelope& r) { return write_envelope(r, false); }
+
+std::string chain_hash(const RawEnvelope& r) {
+    unsigned char prev[32];
+    if (!from_hex(r.prev_hash, prev, sizeof prev)) return {};
+    const std::string body = hashed_body(r);
+    Digest d;
+    d.update(prev, sizeof prev);
+    d.update(body.data(), body.size());
+    return d.hex();
+}
+
+std::string sha256_hex(std::string_view bytes) {
+    Digest d;
+    d.update(bytes.data(), bytes.size());
+    return d.hex();
+}
+
+std::string envelope_text(const RawEnvelope& r) { return write_envelope(r, true); }
+
+json to_json(const RawEnvelope& r) {
+    json data = json::parse(r.data, nullptr, false);
+    return json{{"position", r.position}, {"stream", r.stream},   {"version", r.version},
+                {"event_id", r.event_id}, {"type", r.type},       {"occurred_at", r.occurred_at},
+                {"recorded_at", r.recorded_at}, {"actor", r.actor}, {"data", std::move(data)},
+                {"prev_hash", r.prev_hash}, {"hash", r.hash}};
+}
+
+Result<RawEnvelope> raw_from_json(const json& j) {
+    if (!j.is_object()) return bad_request("an envelope must be a JSON object");
+    static const char* const keys[] = {"position",    "stream", "version", "event_id",  "type", "occurred_at",
+                                       "recorded_at", "actor",  "data",    "prev_hash", "hash"};
+    for (const char* k : keys)
+        if (!j.contains(k)) return bad_request(std::string("envelope.") + k + " is required");
+    if (j.size() != std::size(keys)) return unprocessable("envelope has unknown fields");
+    RawEnvelope r;
+    for (auto [k, out] : {std::pair{"position", &r.position}, {"version", &r.version}}) {
+        const auto& v = j.at(k);
+        if (!v.is_number_integer() || v.get<std::int64_t>() < 1) return bad_request(std::string("envelope.") + k + " must be a positive integer");
+        *out = v.get<std::int64_t>();
+    }
+    for (auto [k, out] : {std::pair{"stream", &r.stream}, {"event_id", &r.event_id}, {"type", &r.type},
+                          {"occurred_at", &r.occurred_at}, {"recorded_at", &r.recorded_at}, {"actor", &r.actor},
+                          {"prev_hash", &r.prev_hash}, {"hash", &r.hash}}) {
+        const auto& v = j.at(k);
+        if (!v.is_string()) return bad_request(std::string("envelope.") + k + " must be a string");
+        *out = v.get<std::string>();
+    }
+    if (!j.at("data").is_object()) return bad_request("envelope.data must be an object");
+    r.data = canonical_json(j.at("data"));
+    return r;
+}
+
+} // namespace gridloop::events
