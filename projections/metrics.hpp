@@ -1,0 +1,47 @@
+// The contract's metrics for a grid subtree and a period, evaluated at a given time.
+#pragma once
+
+#include "projections/model.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <map>
+#include <optional>
+
+namespace gridloop::projections {
+
+// The cohort: cases whose IssueReported was recorded in [from, to). No bound = all cases.
+struct Period {
+    std::optional<Instant> from, to;
+    bool contains(Instant t) const { return (!from || t >= *from) && (!to || t < *to); }
+};
+
+struct Metrics {
+    std::int64_t reported = 0, open = 0, handled = 0, fed_back = 0, closed = 0, dismissed = 0;
+    std::int64_t overdue = 0;           // open past due_at
+    std::int64_t closed_solved = 0;     // closed with solved = yes
+    std::int64_t handled_on_time = 0;   // handled (not open again) at or before due_at
+    std::int64_t handled_total = 0;     // handled at least once and not open again
+    std::int64_t rated = 0;             // rated at least once
+    std::int64_t rated_satisfied = 0;   // latest rating satisfied or basically_satisfied
+    std::int64_t reopened = 0;          // round > 1
+    std::int64_t closed_in_grid = 0;    // closed, never above micro_head
+    std::optional<double> median_handle_hours;
+    std::map<std::string, std::int64_t> returns; // per department
+    std::int64_t members = 0, lost_contact = 0;  // living in the subtree
+
+    std::optional<double> closure_rate() const;
+    std::optional<double> solve_rate() const;
+    std::optional<double> on_time_rate() const;
+    std::optional<double> satisfaction_rate() const;
+    std::optional<double> reopen_rate() const;
+    std::optional<double> in_grid_rate() const;
+};
+
+// Metrics of the subtree under `root` (an unknown root gives all zeros).
+Metrics compute_metrics(const Model& model, std::string_view root, const Period& period, Instant now);
+
+// The metrics as the API shows them: counts, rates (null on a zero denominator) and returns.
+nlohmann::json to_json(const Metrics& m);
+
+} // namespace gridloop::projections

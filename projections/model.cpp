@@ -1,0 +1,100 @@
+// The fold of the whole read model.
+#include "projections/model.hpp"
+
+namespace gridloop::projections {
+
+using namespace events;
+
+RungMask ladder(std::string_view micro_grid, const std::function<const Grid*(std::string_view)>& lookup) {
+    RungMask m = 1u << static_cast<unsigned>(Rung::worker) | 1u << static_cast<unsigned>(Rung::micro_head) |
+                 1u << static_cast<unsigned>(Rung::department);
+    const Grid* g = lookup(micro_grid);
+    while (g && g->parent_id) {
+        g = lookup(*g->parent_id);
+        if (!g) break;
+        switch (g->level) {
+        case Level::grid: m |= 1u << static_cast<unsigned>(Rung::grid); break;
+        case Level::community: m |= 1u << static_cast<unsigned>(Rung::community); break;
+        case Level::town: m |= 1u << static_cast<unsigned>(Rung::town); break;
+        case Level::micro: break;
+        }
+    }
+    return m;
+}
+
+void Model::apply(const Envelope& env) {
+    position_ = env.position;
+    recorded_at_ = env.recorded_at;
+    head_hash_ = env.hash;
+    const Event& ev = env.event;
+    if (auto g = std::get_if<GridDefined>(&ev)) {
+        Grid grid = make_grid(*g);
+        grid.version = env.version;
+        if (g->parent_id) {
+            if (auto parent = grids_.find(*g->parent_id); parent != grids_.end()) parent->second.children.push_back(g->grid_id);
+        } else {
+            roots_.push_back(g->grid_id);
+        }
+        grids_.insert_or_assign(g->grid_id, std::move(grid));
+    } else if (auto d = std::get_if<DepartmentRegistered>(&ev)) {
+        Department dept = make_department(*d);
+        dept.version = env.version;
+        departments_.insert_or_assign(d->dept_id, std::move(dept));
+    } else if (auto p = std::get_if<PersonAssigned>(&ev)) {
+        Person& person = persons_[p->person_id];
+        apply_person(person, *p);
+        person.version = env.version;
+    } else if (std::holds_alternative<PolicySet>(ev) || std::holds_alternative<CalendarSet>(ev)) {
+        apply_config(config_, ev);
+        config_.version = env.version;
+    } else if (const std::string* case_id = case_id_of(ev)) {
+        auto [it, fresh] = cases_.try_emplace(*case_id);
+        RungMask rungs = 0;
+        if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
+        apply_case(it->second, env, config_, rungs);
+        if (fresh) cases_by_grid_[it->second.grid_id].push_back(&it->second);
+        if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
+            for (const auto& v : *h->volunteers)
+                if (auto m = members_.find(v); m != members_.end()) m->second.services.push_back({env.position, env.recorded_at, h->case_id});
+    } else if (const std::string* member_id = member_id_of(ev)) {
+        Member& m = members_[*member_id];
+        const std::string before = m.residence_grid;
+        apply_member(m, env);
+        if (m.residence_grid != before) {
+            if (!before.empty()) residents_[before].erase(m.member_id);
+            residents_[m.residence_grid].emplace(m.member_id, &m);
+        }
+    }
+}
+
+std::vector<std::string> Model::subtree(std::string_view root) const {
+    std::vector<std::string> out;
+    if (!grid(root)) return out;
+    out.emplace_back(root);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const Grid* g = grid(out[i]);
+        out.insert(out.end(), g->children.begin(), g->children.end());
+    }
+    return out;
+}
+
+bool Model::within(std::string_view id, std::string_view root) const {
+    for (const Grid* g = grid(id); g; g = g->parent_id ? grid(*g->parent_id) : nullptr)
+        if (g->grid_id == root) return true;
+    return false;
+}
+
+const std::vector<const Case*>& Model::cases_in(std::string_view id) const {
+    static const std::vector<const Case*> none;
+    auto it = cases_by_grid_.find(id);
+    return it == cases_by_grid_.end() ? none : it->second;
+}
+
+std::vector<const Member*> Model::residents_of(std::string_view id) const {
+    std::vector<const Member*> out;
+    if (auto it = residents_.find(id); it != residents_.end())
+        for (const auto& [_, m] : it->second) out.push_back(m);
+    return out;
+}
+
+} // namespace gridloop::projections

@@ -1,0 +1,72 @@
+// Everything users read, folded from the log: grids, departments, persons, policy, cases, members.
+#pragma once
+
+#include "projections/entities.hpp"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gridloop::projections {
+
+template <class T> using ById = std::map<std::string, T, std::less<>>;
+
+class Model {
+public:
+    // One fold step. The event must have been decided valid against this model.
+    void apply(const events::Envelope& e);
+
+    std::int64_t position() const { return position_; }
+    Instant recorded_at() const { return recorded_at_; } // of the last applied event
+    const std::string& head_hash() const { return head_hash_; }
+
+    const Config& config() const { return config_; }
+    const ById<Grid>& grids() const { return grids_; }
+    const ById<Department>& departments() const { return departments_; }
+    const ById<Person>& persons() const { return persons_; }
+    const ById<Case>& cases() const { return cases_; }
+    const ById<Member>& members() const { return members_; }
+
+    const Grid* grid(std::string_view id) const { return find(grids_, id); }
+    const Department* department(std::string_view id) const { return find(departments_, id); }
+    const Person* person(std::string_view id) const { return find(persons_, id); }
+    const Case* find_case(std::string_view id) const { return find(cases_, id); }
+    const Member* member(std::string_view id) const { return find(members_, id); }
+
+    // The root grids (towns), in definition order.
+    const std::vector<std::string>& roots() const { return roots_; }
+    // `root` and every grid below it, parents before children.
+    std::vector<std::string> subtree(std::string_view root) const;
+    // Whether `grid` is `root` or lies below it.
+    bool within(std::string_view grid, std::string_view root) const;
+    // Cases reported directly in one grid, in report order.
+    const std::vector<const Case*>& cases_in(std::string_view grid) const;
+    // Members whose residence is one grid.
+    std::vector<const Member*> residents_of(std::string_view grid) const;
+
+    template <class T> static const T* find(const ById<T>& m, std::string_view id) {
+        auto it = m.find(id);
+        return it == m.end() ? nullptr : &it->second;
+    }
+
+private:
+    std::int64_t position_ = 0;
+    Instant recorded_at_{};
+    std::string head_hash_;
+    Config config_;
+    ById<Grid> grids_;
+    ById<Department> departments_;
+    ById<Person> persons_;
+    ById<Case> cases_;
+    ById<Member> members_;
+    std::vector<std::string> roots_;
+    ById<std::vector<const Case*>> cases_by_grid_;
+    ById<std::map<std::string, const Member*, std::less<>>> residents_;
+};
+
+// The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.
+RungMask ladder(std::string_view micro_grid, const std::function<const Grid*(std::string_view)>& lookup);
+
+} // namespace gridloop::projections
