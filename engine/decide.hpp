@@ -1,0 +1,83 @@
+// decide: may this event be appended now? Checked against the read model seen through a View,
+// a copy-on-write overlay that lets a batch be decided event by event and dropped if one fails.
+#pragma once
+
+#include "events/envelope.hpp"
+#include "projections/model.hpp"
+
+#include <string_view>
+#include <unordered_map>
+
+namespace gridloop::engine {
+
+using projections::Case;
+using projections::Config;
+using projections::Department;
+using projections::Grid;
+using projections::Member;
+using projections::Person;
+
+// The model as it would be after the tentatively accepted events: reads fall through to the
+// parent view (or the model); writes copy the entity into this layer first.
+class View {
+public:
+    explicit View(const projections::Model& model, const View* parent = nullptr) : model_(model), parent_(parent) {}
+
+    const Grid* grid(std::string_view id) const { return lookup(&View::grids_, &projections::Model::grid, id); }
+    const Department* department(std::string_view id) const {
+        return lookup(&View::departments_, &projections::Model::department, id);
+    }
+    const Person* person(std::string_view id) const { return lookup(&View::persons_, &projections::Model::person, id); }
+    const Case* find_case(std::string_view id) const { return lookup(&View::cases_, &projections::Model::find_case, id); }
+    const Member* member(std::string_view id) const { return lookup(&View::members_, &projections::Model::member, id); }
+    const Config& config() const;
+
+    // The last version of the stream the event belongs to (0 when it does not exist yet).
+    std::int64_t stream_version(const events::Event& e) const;
+    // The micro-grid whose boundary contains the point, if any.
+    std::optional<std::string> route(double lat, double lng) const;
+    // Whether `grid` is `root` or below it.
+    bool within(std::string_view grid, std::string_view root) const;
+
+    // Folds an accepted event into this layer.
+    void apply(const events::Envelope& e);
+    // Moves this layer's entities into `parent` (which must be this view's parent).
+    void merge_into(View& parent);
+
+private:
+    template <class T> using Layer = std::unordered_map<std::string, T>;
+    template <class T>
+    const T* lookup(Layer<T> View::*layer, const T* (projections::Model::*base)(std::string_view) const, std::string_view id) const {
+        for (const View* v = this; v; v = v->parent_) {
+            const auto& l = v->*layer;
+            if (auto it = l.find(std::string(id)); it != l.end()) return &it->second;
+        }
+        return (model_.*base)(id);
+    }
+    template <class T>
+    T& edit(Layer<T> View::*layer, const T* (projections::Model::*base)(std::string_view) const, const std::string& id) {
+        auto& l = this->*layer;
+        if (auto it = l.find(id); it != l.end()) return it->second;
+        const T* current = lookup(layer, base, id);
+        return l.emplace(id, current ? *current : T{}).first->second;
+    }
+
+    const projections::Model& model_;
+    const View* parent_;
+    Layer<Grid> grids_;
+    Layer<Department> departments_;
+    Layer<Person> persons_;
+    Layer<Case> cases_;
+    Layer<Member> members_;
+    std::optional<Config> config_;
+};
+
+// Refusal or acceptance of one posted event by `actor` at `now`. On acceptance returns the event
+// as it is to be stored (an IssueReported routed by location gets its grid_id).
+events::Result<events::Event> decide(const View& view, const events::Posted& posted, std::string_view actor,
+                                     events::Instant now);
+
+// The subject the engine itself writes as; no token may claim it.
+inline constexpr std::string_view system_actor = "system";
+
+} // namespace gridloop::engine

@@ -1,0 +1,284 @@
+// The single writer: decide in order, append the group in one transaction, apply, acknowledge.
+#include "engine/engine.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <random>
+
+namespace gridloop::engine {
+
+using namespace events;
+
+namespace {
+
+constexpr std::size_t max_group_events = 10'000;
+
+std::string new_event_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    const std::uint64_t a = rng(), b = rng();
+    char buf[37];
+    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16 & 0xffff),
+                  static_cast<unsigned>(a & 0xfff), static_cast<unsigned>((b >> 48 & 0x3fff) | 0x8000),
+                  static_cast<unsigned long long>(b & 0xffffffffffffULL));
+    return buf;
+}
+
+// A retry carries the same type, data and (when given) occurred_at as the stored event. A report
+// routed by location is compared without the grid_id the engine added.
+bool same_content(const Posted& p, const RawEnvelope& stored) {
+    if (type_name(p.event) != stored.type) return false;
+    if (p.occurred_at && format_time(*p.occurred_at) != stored.occurred_at) return false;
+    const nlohmann::json mine = encode_data(p.event);
+    if (!mine.contains("grid_id") && stored.type == IssueReported::type) {
+        auto theirs = nlohmann::json::parse(stored.data, nullptr, false);
+        if (theirs.is_object()) theirs.erase("grid_id");
+        return canonical_json(mine) == canonical_json(theirs);
+    }
+    return canonical_json(mine) == stored.data;
+}
+
+Error storage_error(const StoreError& e) {
+    return Error{errc::unavailable, std::string("the event log cannot be written: ") + e.what()};
+}
+
+} // namespace
+
+projections::Model fold(const StoreReader& store, std::int64_t to, const Progress& progress) {
+    projections::Model model;
+    const std::int64_t last = to > 0 ? to : store.head().position;
+    std::string prev = zero_hash();
+    store.scan(0, last, [&](const RawEnvelope& raw) {
+        if (raw.prev_hash != prev)
+            throw std::runtime_error("position " + std::to_string(raw.position) + ": the hash chain is broken (run `gridloop verify`)");
+        prev = raw.hash;
+        auto env = from_raw(raw);
+        if (!env) throw std::runtime_error(env.error().message);
+        model.apply(*env);
+        if (progress && raw.position % 65536 == 0) progress(raw.position, last);
+        return true;
+    });
+    if (progress) progress(model.position(), last);
+    return model;
+}
+
+Engine::Engine(const std::string& db_path, const Clock& clock, const Progress& progress)
+    : path_(db_path), clock_(clock), store_(db_path), model_(fold(store_, 0, progress)) {}
+
+Engine::~Engine() {
+    {
+        std::lock_guard lock(queue_mutex_);
+        stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+}
+
+Head Engine::head() const {
+    std::shared_lock lock(model_mutex_);
+    return Head{model_.position(), model_.position() ? model_.head_hash() : zero_hash(),
+                model_.position() ? format_time(model_.recorded_at()) : ""};
+}
+
+void Engine::on_commit(std::function<void(std::int64_t)> f) {
+    std::lock_guard lock(observers_mutex_);
+    observers_.push_back(std::move(f));
+}
+
+Result<Appended> Engine::append(Submission s) {
+    std::vector<Request> group;
+    group.push_back(Request{std::move(s), {}});
+    std::lock_guard lock(write_mutex_);
+    return std::move(process(group).front());
+}
+
+std::vector<Result<Appended>> Engine::append_many(std::vector<Submission> requests) {
+    std::vector<Request> group;
+    group.reserve(requests.size());
+    for (auto& s : requests) group.push_back(Request{std::move(s), {}});
+    std::lock_guard lock(write_mutex_);
+    return process(group);
+}
+
+void Engine::submit(Submission s, Done done) {
+    {
+        std::lock_guard lock(queue_mutex_);
+        if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+        queue_.push_back(Request{std::move(s), std::move(done)});
+    }
+    queue_cv_.notify_one();
+}
+
+void Engine::writer_loop() {
+    for (;;) {
+        std::vector<Request> group;
+        {
+            std::unique_lock lock(queue_mutex_);
+            queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return; // stopping, and everything pending was written
+            // Everything pending goes into one commit; a lone request is not kept waiting for company.
+            std::size_t events = 0;
+            while (!queue_.empty() && (group.empty() || events + queue_.front().s.events.size() <= max_group_events)) {
+                events += queue_.front().s.events.size();
+                group.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        std::vector<Result<Appended>> results = [&] {
+            std::lock_guard lock(write_mutex_);
+            return process(group);
+        }();
+        for (std::size_t i = 0; i < group.size(); ++i)
+            if (group[i].done) group[i].done(std::move(results[i]));
+    }
+}
+
+std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
+    std::vector<Result<Appended>> results;
+    results.reserve(group.size());
+    const Instant clock_now = clock_.now();
+    Instant last = model_.recorded_at();
+    View group_view(model_);
+    std::vector<Envelope> accepted;                      // every new envelope of the group, in position order
+    std::unordered_map<std::string, std::size_t> by_id;  // event_id → index in accepted
+    std::vector<bool> wrote(group.size(), false);
+    std::int64_t next = model_.position() + 1;
+    std::string prev = model_.position() ? model_.head_hash() : zero_hash();
+
+    for (std::size_t r = 0; r < group.size(); ++r) {
+        const Submission& req = group[r].s;
+        const Instant now = std::max(req.at.value_or(clock_now), last); // recorded_at never decreases
+        View tx(model_, &group_view);
+        Appended out;
+        std::optional<Error> error;
+        const std::size_t first_new = accepted.size();
+        const std::int64_t saved_next = next;
+        const std::string saved_prev = prev;
+        if (req.events.empty()) error = bad_request("events must not be empty");
+        for (std::size_t i = 0; i < req.events.size() && !error; ++i) {
+            const Posted& p = req.events[i];
+            const std::string where = req.events.size() > 1 ? "events[" + std::to_string(i) + "]: " : "";
+            if (p.actor && *p.actor != req.actor) {
+                error = Error{errc::forbidden, where + "event.actor " + *p.actor + " is not the authenticated subject " + req.actor};
+                break;
+            }
+            if (p.event_id) {
+                std::optional<RawEnvelope> original;
+                if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = to_raw(accepted[it->second]);
+                else original = store_.by_event_id(*p.event_id);
+                if (original) {
+                    if (!same_content(p, *original)) {
+                        error = conflict(where + "event_id " + *p.event_id + " was already used for other content (position " +
+                                         std::to_string(original->position) + ")");
+                        break;
+                    }
+                    out.envelopes.push_back(std::move(*original));
+                    continue;
+                }
+            }
+            auto decided = decide(tx, p, req.actor, now);
+            if (!decided) {
+                error = Error{decided.error().code, where + decided.error().message};
+                break;
+            }
+            Envelope env;
+            env.position = next++;
+            env.stream = stream_of(*decided);
+            env.version = tx.stream_version(*decided) + 1;
+            env.event_id = p.event_id ? *p.event_id : new_event_id();
+            env.event = std::move(*decided);
+            env.occurred_at = p.occurred_at.value_or(now);
+            env.recorded_at = now;
+            env.actor = req.actor;
+            env.prev_hash = prev;
+            RawEnvelope raw = to_raw(env);
+            env.hash = raw.hash = chain_hash(raw);
+            prev = env.hash;
+            tx.apply(env);
+            by_id.emplace(env.event_id, accepted.size());
+            accepted.push_back(std::move(env));
+            out.envelopes.push_back(std::move(raw));
+            out.created = true;
+        }
+        if (error) {
+            for (std::size_t k = first_new; k < accepted.size(); ++k) by_id.erase(accepted[k].event_id);
+            accepted.resize(first_new);
+            next = saved_next;
+            prev = saved_prev;
+            results.emplace_back(std::move(*error));
+        } else {
+            tx.merge_into(group_view);
+            if (out.created) last = now;
+            wrote[r] = out.created;
+            results.emplace_back(std::move(out));
+        }
+    }
+    if (accepted.empty()) return results;
+
+    std::vector<RawEnvelope> rows;
+    rows.reserve(accepted.size());
+    for (const auto& env : accepted) rows.push_back(to_raw(env));
+    try {
+        store_.append(rows);
+    } catch (const StoreError& e) {
+        for (std::size_t r = 0; r < group.size(); ++r)
+            if (wrote[r]) results[r] = storage_error(e);
+        return results;
+    }
+    publish(accepted);
+    return results;
+}
+
+void Engine::publish(const std::vector<Envelope>& committed) {
+    {
+        std::unique_lock lock(model_mutex_);
+        for (const auto& env : committed) model_.apply(env);
+    }
+    std::lock_guard lock(observers_mutex_);
+    for (const auto& f : observers_) f(model_.position());
+}
+
+Result<std::int64_t> Engine::import_envelopes(std::span<const RawEnvelope> batch) {
+    std::lock_guard lock(write_mutex_);
+    View view(model_);
+    std::vector<Envelope> accepted;
+    std::vector<RawEnvelope> rows;
+    std::int64_t next = model_.position() + 1;
+    std::string prev = model_.position() ? model_.head_hash() : zero_hash();
+    Instant last_recorded = model_.recorded_at();
+    for (const auto& raw : batch) {
+        const std::string where = "position " + std::to_string(raw.position) + ": ";
+        if (raw.position < next && accepted.empty()) {
+            auto stored = store_.at(raw.position);
+            if (stored && stored->hash == raw.hash) continue; // already in the log
+            return conflict(where + "the log already holds a different event there");
+        }
+        if (raw.position != next) return conflict(where + "expected position " + std::to_string(next));
+        if (raw.prev_hash != prev) return conflict(where + "prev_hash does not continue the chain");
+        if (chain_hash(raw) != raw.hash) return unprocessable(where + "hash does not match the content");
+        auto env = from_raw(raw);
+        if (!env) return env.error();
+        if (env->stream != stream_of(env->event)) return unprocessable(where + "stream does not belong to the event");
+        if (env->version != view.stream_version(env->event) + 1) return conflict(where + "version does not follow its stream");
+        if (env->recorded_at < last_recorded) return unprocessable(where + "recorded_at goes backwards");
+        if (store_.by_event_id(env->event_id)) return conflict(where + "event_id " + env->event_id + " is already in the log");
+        Posted p{env->event, env->event_id, env->occurred_at, std::nullopt, std::nullopt};
+        auto decided = decide(view, p, env->actor, env->recorded_at);
+        if (!decided) return Error{decided.error().code, where + decided.error().message};
+        view.apply(*env);
+        last_recorded = env->recorded_at;
+        prev = raw.hash;
+        ++next;
+        accepted.push_back(std::move(*env));
+        rows.push_back(raw);
+    }
+    if (rows.empty()) return std::int64_t{0};
+    try {
+        store_.append(rows);
+    } catch (const StoreError& e) {
+        return storage_error(e);
+    }
+    publish(accepted);
+    return static_cast<std::int64_t>(rows.size());
+}
+
+} // namespace gridloop::engine

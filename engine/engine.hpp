@@ -1,0 +1,103 @@
+// The engine: the log, the read model folded from it, and the single writer that decides, appends
+// with group commit and only then applies and acknowledges.
+#pragma once
+
+#include "engine/clock.hpp"
+#include "engine/decide.hpp"
+#include "engine/store.hpp"
+#include "events/envelope.hpp"
+#include "projections/model.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gridloop::engine {
+
+// What an accepted request returns: its envelopes in request order; `created` is false when every
+// event was a retry of one already stored (same event_id, same content).
+struct Appended {
+    bool created = false;
+    std::vector<events::RawEnvelope> envelopes;
+};
+
+// One request: its events are appended atomically (all or none) by `actor`. `at` lets trusted
+// callers (loading a scripted history) set the recorded time; otherwise the clock is read.
+struct Submission {
+    std::vector<events::Posted> events;
+    std::string actor;
+    std::optional<events::Instant> at;
+};
+
+using Done = std::function<void(events::Result<Appended>)>;
+using Progress = std::function<void(std::int64_t done, std::int64_t total)>;
+
+// Folds positions 1..to (to = 0: the whole log) of a store into a fresh model.
+projections::Model fold(const StoreReader& store, std::int64_t to = 0, const Progress& progress = {});
+
+class Engine {
+public:
+    // Opens (or creates) the log and folds it. Throws StoreError, or std::runtime_error naming the
+    // position of an event that no longer decodes.
+    Engine(const std::string& db_path, const Clock& clock, const Progress& progress = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Appends one request and returns when it is durable.
+    events::Result<Appended> append(Submission s);
+    // The same, completed later on the writer thread, which commits everything pending together.
+    void submit(Submission s, Done done);
+    // Several requests at once, each atomic on its own, sharing one commit (imports, loading).
+    std::vector<events::Result<Appended>> append_many(std::vector<Submission> requests);
+
+    // Appends envelopes of an exported log as they are, after checking that they continue the chain,
+    // hash correctly and are accepted by decide. Returns how many were new; envelopes already in the
+    // log with the same hash are skipped.
+    events::Result<std::int64_t> import_envelopes(std::span<const events::RawEnvelope> batch);
+
+    // Runs f on the model under a shared lock: never sees a half-applied batch.
+    template <class F> decltype(auto) read(F&& f) const {
+        std::shared_lock lock(model_mutex_);
+        return std::forward<F>(f)(model_);
+    }
+    Head head() const;
+    const std::string& path() const { return path_; }
+    const Clock& clock() const { return clock_; }
+
+    // Called on the writer thread after every commit with the new head position.
+    void on_commit(std::function<void(std::int64_t)> f);
+
+private:
+    struct Request {
+        Submission s;
+        Done done;
+    };
+    std::vector<events::Result<Appended>> process(std::vector<Request>& group);
+    void writer_loop();
+    // Applies committed envelopes to the model and tells the observers.
+    void publish(const std::vector<events::Envelope>& committed);
+
+    std::string path_;
+    const Clock& clock_;
+    Store store_;
+    projections::Model model_;
+    mutable std::shared_mutex model_mutex_;
+    std::mutex write_mutex_; // one writer at a time: the writer thread or a synchronous append
+
+    std::mutex queue_mutex_;
+    std::condition_variable queue_cv_;
+    std::deque<Request> queue_;
+    bool stopping_ = false;
+    std::thread writer_;
+
+    std::mutex observers_mutex_;
+    std::vector<std::function<void(std::int64_t)>> observers_;
+};
+
+} // namespace gridloop::engine
