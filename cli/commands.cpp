@@ -1,0 +1,398 @@
+// gridloop import, export, verify, replay, generate and demo.
+#include "cli/commands.hpp"
+
+#include "cli/load.hpp"
+#include "engine/verify.hpp"
+#include "projections/metrics.hpp"
+#include "samples/synth.hpp"
+#include "samples/town.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+namespace gridloop::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Usage {
+    const char* name;
+    const char* synopsis;
+    const char* help;
+};
+
+const Usage usages[] = {
+    {"import", "gridloop import --db FILE [--actor SUBJECT] EVENTS.ndjson",
+     "Appends the events of an NDJSON file (`-` = standard input). A line is either an exported\n"
+     "envelope (kept exactly: position, hashes, times, actor; it must continue the chain) or a posted\n"
+     "event {\"type\", \"data\", \"event_id\"?, ...} decided like any request, posted as SUBJECT\n"
+     "(default \"admin\"). Refused lines are reported with their number; exit 1 if any was refused."},
+    {"export", "gridloop export --db FILE [--after P]",
+     "Writes the envelopes after position P (default 0) as NDJSON, in position order."},
+    {"verify", "gridloop verify --db FILE [--from P] [--to P]",
+     "Recomputes the SHA-256 hash chain. Exit 0 when intact; exit 1 naming the first bad position."},
+    {"replay", "gridloop replay --db FILE [--as-of P] [--json]",
+     "Folds positions 1..P (default: all) and prints the grid tree's statistics as they stood then,\n"
+     "with the clock read as the recorded_at of P."},
+    {"generate", "gridloop generate --db FILE --events N [--seed S]",
+     "Writes a deterministic synthetic city's log of about N events (for benchmarks) into a new FILE."},
+    {"demo", "gridloop demo [--db FILE]",
+     "Builds the sample town (宝华镇) into a fresh FILE (default gridloop-demo.db) and prints its\n"
+     "dashboard figures."},
+};
+
+void print_usage(std::ostream& out) {
+    out << "gridloop — event-sourced issue dispatch for grid-based community governance\n\nusage:\n";
+    for (const auto& u : usages) out << "  " << u.synopsis << "\n";
+    out << "\n`gridloop COMMAND --help` explains one command.\n";
+}
+
+// Options `--name value` and `--flag`, then positionals.
+class Args {
+public:
+    Args(const std::vector<std::string>& args, std::initializer_list<const char*> valued, std::initializer_list<const char*> flags) {
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            const std::string& a = args[i];
+            if (a.size() > 2 && a.rfind("--", 0) == 0) {
+                const std::string name = a.substr(2);
+                if (std::find_if(valued.begin(), valued.end(), [&](const char* v) { return name == v; }) != valued.end()) {
+                    if (i + 1 >= args.size()) {
+                        error_ = "--" + name + " needs a value";
+                        return;
+                    }
+                    options_[name] = args[++i];
+                } else if (std::find_if(flags.begin(), flags.end(), [&](const char* v) { return name == v; }) != flags.end()) {
+                    options_[name] = "";
+                } else {
+                    error_ = "unknown option " + a;
+                    return;
+                }
+            } else {
+                positional_.push_back(a);
+            }
+        }
+    }
+    const std::string& error() const { return error_; }
+    bool has(const std::string& k) const { return options_.count(k) > 0; }
+    std::optional<std::string> get(const std::string& k) const {
+        auto it = options_.find(k);
+        return it == options_.end() ? std::nullopt : std::optional(it->second);
+    }
+    std::optional<std::int64_t> number(const std::string& k, std::string& problem) const {
+        auto v = get(k);
+        if (!v) return std::nullopt;
+        try {
+            std::size_t used = 0;
+            const long long n = std::stoll(*v, &used);
+            if (used == v->size() && n >= 0) return n;
+        } catch (const std::exception&) {
+        }
+        problem = "--" + k + " must be a whole number, not \"" + *v + "\"";
+        return std::nullopt;
+    }
+    const std::vector<std::string>& positional() const { return positional_; }
+
+private:
+    std::map<std::string, std::string> options_;
+    std::vector<std::string> positional_;
+    std::string error_;
+};
+
+// A progress line on a terminal, nothing otherwise.
+class ProgressLine {
+public:
+    ProgressLine(std::ostream& err, std::string what) : err_(err), what_(std::move(what)), tty_(isatty(STDERR_FILENO)) {}
+    ~ProgressLine() {
+        if (tty_ && shown_) err_ << "\n";
+    }
+    void operator()(std::int64_t done, std::int64_t total) {
+        if (!tty_) return;
+        shown_ = true;
+        err_ << "\r" << what_ << " " << done;
+        if (total > 0) err_ << " / " << total << " (" << done * 100 / total << "%)";
+        err_ << std::flush;
+    }
+
+private:
+    std::ostream& err_;
+    std::string what_;
+    bool tty_;
+    bool shown_ = false;
+};
+
+std::string pct(std::optional<double> r) {
+    if (!r) return "—";
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(1) << *r * 100 << "%";
+    return s.str();
+}
+
+// The grid tree with each node's figures: what `replay` and `demo` print.
+void print_tree(const projections::Model& model, events::Instant now, std::ostream& out) {
+    out << "as of position " << model.position() << " (" << (model.position() ? events::format_time(now) : "empty log") << ")\n";
+    out << std::left << std::setw(44) << "grid" << std::right << std::setw(9) << "reported" << std::setw(7) << "open" << std::setw(8)
+        << "overdue" << std::setw(9) << "closure" << std::setw(8) << "solve" << std::setw(9) << "on-time" << std::setw(8) << "satisf."
+        << std::setw(8) << "reopen" << std::setw(9) << "in-grid" << std::setw(9) << "members" << std::setw(6) << "lost" << "\n";
+    std::function<void(const std::string&, int)> walk = [&](const std::string& id, int depth) {
+        const auto* g = model.grid(id);
+        const auto m = projections::compute_metrics(model, id, {}, now);
+        std::string label = std::string(static_cast<std::size_t>(depth) * 2, ' ') + id + " (" + std::string(events::to_string(g->level)) + ")";
+        out << std::left << std::setw(44) << label << std::right << std::setw(9) << m.reported << std::setw(7) << m.open << std::setw(8)
+            << m.overdue << std::setw(9) << pct(m.closure_rate()) << std::setw(8) << pct(m.solve_rate()) << std::setw(9)
+            << pct(m.on_time_rate()) << std::setw(8) << pct(m.satisfaction_rate()) << std::setw(8) << pct(m.reopen_rate())
+            << std::setw(9) << pct(m.in_grid_rate()) << std::setw(9) << m.members << std::setw(6) << m.lost_contact << "\n";
+        if (g->level == events::Level::micro) return;
+        for (const auto& child : g->children) walk(child, depth + 1);
+    };
+    for (const auto& root : model.roots()) walk(root, 0);
+}
+
+json tree_json(const projections::Model& model, events::Instant now) {
+    json grids = json::array();
+    for (const auto& root : model.roots())
+        for (const auto& id : model.subtree(root))
+            grids.push_back({{"grid_id", id}, {"metrics", projections::to_json(projections::compute_metrics(model, id, {}, now))}});
+    return {{"position", model.position()}, {"as_of", model.position() ? events::format_time(now) : ""}, {"grids", grids}};
+}
+
+bool needs_help(const std::vector<std::string>& args) {
+    return std::find(args.begin(), args.end(), "--help") != args.end() || std::find(args.begin(), args.end(), "-h") != args.end();
+}
+
+int usage_error(std::ostream& err, const Usage& u, const std::string& problem) {
+    err << "gridloop " << u.name << ": " << problem << "\nusage: " << u.synopsis << "\n";
+    return 2;
+}
+
+int cmd_import(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
+    auto db = a.get("db");
+    if (!db || a.positional().size() != 1) return usage_error(err, u, "needs --db FILE and one EVENTS.ndjson");
+    const std::string path = a.positional()[0];
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (path != "-") {
+        file.open(path);
+        if (!file) return usage_error(err, u, "cannot read " + path);
+        in = &file;
+    }
+    engine::SystemClock clock;
+    engine::Engine engine(*db, clock);
+    const std::string actor = a.get("actor").value_or("admin");
+    ProgressLine progress(err, "imported lines");
+    std::int64_t line_no = 0, appended = 0, refused = 0;
+    std::vector<events::RawEnvelope> envelopes;
+    std::vector<engine::Submission> posted;
+    std::vector<std::int64_t> posted_lines;
+    auto flush_envelopes = [&] {
+        if (envelopes.empty()) return true;
+        auto r = engine.import_envelopes(envelopes);
+        envelopes.clear();
+        if (!r) {
+            err << "gridloop import: " << r.error().message << "\n";
+            return false;
+        }
+        appended += *r;
+        return true;
+    };
+    auto flush_posted = [&] {
+        if (posted.empty()) return;
+        auto results = engine.append_many(std::move(posted));
+        for (std::size_t i = 0; i < results.size(); ++i) {
+            if (results[i]) {
+                if (results[i]->created) appended += static_cast<std::int64_t>(results[i]->envelopes.size());
+            } else {
+                ++refused;
+                err << "line " << posted_lines[i] << ": " << results[i].error().message << "\n";
+            }
+        }
+        posted.clear();
+        posted_lines.clear();
+    };
+    std::string line;
+    while (std::getline(*in, line)) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        json j = json::parse(line, nullptr, false);
+        if (j.is_discarded()) {
+            ++refused;
+            err << "line " << line_no << ": not JSON\n";
+            continue;
+        }
+        if (j.is_object() && j.contains("hash") && j.contains("position")) {
+            flush_posted();
+            auto raw = events::raw_from_json(j);
+            if (!raw) {
+                err << "line " << line_no << ": " << raw.error().message << "\n";
+                return 1;
+            }
+            envelopes.push_back(std::move(*raw));
+            if (envelopes.size() >= 4096 && !flush_envelopes()) return 1;
+        } else {
+            if (!flush_envelopes()) return 1;
+            auto p = events::decode_posted(j);
+            if (!p) {
+                ++refused;
+                err << "line " << line_no << ": " << p.error().message << "\n";
+                continue;
+            }
+            posted.push_back(engine::Submission{{std::move(*p)}, actor, std::nullopt});
+            posted_lines.push_back(line_no);
+            if (posted.size() >= 1024) flush_posted();
+        }
+        if (line_no % 8192 == 0) progress(line_no, 0);
+    }
+    flush_posted();
+    if (!flush_envelopes()) return 1;
+    out << "imported " << appended << " events from " << line_no << " lines; " << refused << " refused; head position "
+        << engine.head().position << "\n";
+    return refused ? 1 : 0;
+}
+
+int cmd_export(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
+    auto db = a.get("db");
+    if (!db) return usage_error(err, u, "needs --db FILE");
+    std::string problem;
+    const auto after = a.number("after", problem);
+    if (!problem.empty()) return usage_error(err, u, problem);
+    engine::StoreReader store(*db);
+    store.scan(after.value_or(0), INT64_MAX, [&](const events::RawEnvelope& r) {
+        out << events::envelope_text(r) << '\n';
+        return static_cast<bool>(out);
+    });
+    out.flush();
+    return 0;
+}
+
+int cmd_verify(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
+    auto db = a.get("db");
+    if (!db) return usage_error(err, u, "needs --db FILE");
+    std::string problem;
+    const auto from = a.number("from", problem);
+    const auto to = a.number("to", problem);
+    if (!problem.empty()) return usage_error(err, u, problem);
+    engine::StoreReader store(*db);
+    ProgressLine progress(err, "verified");
+    const auto r = engine::verify(store, from.value_or(1), to.value_or(0), std::ref(progress));
+    if (r.ok) {
+        const auto head = store.head();
+        out << "ok: " << r.checked << " events verified; head position " << head.position << " hash " << head.hash << "\n";
+        return 0;
+    }
+    out << "BROKEN at position " << r.first_bad_position.value_or(0) << ": " << r.problem << " (" << r.checked
+        << " events checked)\n";
+    return 1;
+}
+
+int cmd_replay(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
+    auto db = a.get("db");
+    if (!db) return usage_error(err, u, "needs --db FILE");
+    std::string problem;
+    const auto as_of = a.number("as-of", problem);
+    if (!problem.empty()) return usage_error(err, u, problem);
+    engine::StoreReader store(*db);
+    const auto head = store.head().position;
+    if (as_of && *as_of > head) return usage_error(err, u, "--as-of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head));
+    ProgressLine progress(err, "folded");
+    const auto model = engine::fold(store, as_of.value_or(head), std::ref(progress));
+    if (a.has("json")) out << tree_json(model, model.recorded_at()).dump(2) << "\n";
+    else print_tree(model, model.recorded_at(), out);
+    return 0;
+}
+
+// A file that must not exist yet (generate) or may be replaced (demo).
+bool fresh_file(const std::string& path, bool replace, std::ostream& err) {
+    namespace fs = std::filesystem;
+    if (fs::exists(path)) {
+        if (!replace) {
+            err << "gridloop: " << path << " exists; give a new file\n";
+            return false;
+        }
+        for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path + suffix);
+    }
+    return true;
+}
+
+int report_load(const LoadResult& r, std::ostream& err) {
+    for (const auto& line : r.refused) err << "refused " << line << "\n";
+    return r.refused.empty() ? 0 : 1;
+}
+
+int cmd_generate(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
+    auto db = a.get("db");
+    std::string problem;
+    const auto n = a.number("events", problem);
+    const auto seed = a.number("seed", problem);
+    if (!problem.empty()) return usage_error(err, u, problem);
+    if (!db || !n) return usage_error(err, u, "needs --db FILE and --events N");
+    if (!fresh_file(*db, false, err)) return 2;
+    engine::SystemClock clock;
+    engine::Engine engine(*db, clock);
+    samples::Synth synth({static_cast<std::uint64_t>(*n), static_cast<std::uint64_t>(seed.value_or(1))});
+    ProgressLine progress(err, "generated");
+    const auto r = load(engine, [&](samples::Step& s) { return synth.next(s); }, 4096, [&](std::int64_t done, std::int64_t) { progress(done, *n); });
+    out << "generated " << r.appended << " events into " << *db << " (head " << engine.head().position << ")\n";
+    return report_load(r, err);
+}
+
+int cmd_demo(const Args& a, std::ostream& out, std::ostream& err, const Usage&) {
+    const std::string db = a.get("db").value_or("gridloop-demo.db");
+    if (!fresh_file(db, true, err)) return 2;
+    engine::SystemClock clock;
+    engine::Engine engine(db, clock);
+    const auto steps = samples::sample_town();
+    std::size_t i = 0;
+    const auto r = load(engine, [&](samples::Step& s) {
+        if (i == steps.size()) return false;
+        s = steps[i++];
+        return true;
+    });
+    if (int code = report_load(r, err)) return code;
+    out << "built the sample town into " << db << ": " << r.appended << " events\n\n";
+    engine.read([&](const projections::Model& m) { print_tree(m, clock.now(), out); });
+    return 0;
+}
+
+} // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        print_usage(args.empty() ? err : out);
+        return args.empty() ? 2 : 0;
+    }
+    const Usage* usage = nullptr;
+    for (const auto& u : usages)
+        if (args[0] == u.name) usage = &u;
+    if (!usage) {
+        err << "gridloop: unknown command \"" << args[0] << "\"\n";
+        print_usage(err);
+        return 2;
+    }
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (needs_help(rest)) {
+        out << "usage: " << usage->synopsis << "\n\n" << usage->help << "\n";
+        return 0;
+    }
+    const Args parsed(rest, {"db", "actor", "after", "from", "to", "as-of", "events", "seed"}, {"json"});
+    if (!parsed.error().empty()) return usage_error(err, *usage, parsed.error());
+    using Command = int (*)(const Args&, std::ostream&, std::ostream&, const Usage&);
+    static const std::map<std::string, Command> commands{{"import", cmd_import},   {"export", cmd_export}, {"verify", cmd_verify},
+                                                         {"replay", cmd_replay},   {"generate", cmd_generate}, {"demo", cmd_demo}};
+    try {
+        return commands.at(usage->name)(parsed, out, err, *usage);
+    } catch (const std::exception& e) {
+        err << "gridloop " << usage->name << ": " << e.what() << "\n";
+        return 1;
+    }
+}
+
+} // namespace gridloop::cli
