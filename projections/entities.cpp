@@ -136,6 +136,7 @@ void apply_case(Case& c, const Envelope& env, const Config& config, RungMask run
                 c.rating = e.rating;
                 c.solved = e.solved;
                 ++c.ratings;
+                if (e.rating != Rating::unsatisfied) ++c.ratings_satisfied;
                 if (e.rating == Rating::unsatisfied || e.solved == Solved::no) {
                     c.state = CaseState::open;
                     ++c.round;

@@ -96,7 +96,8 @@ struct Case {
     std::int64_t handle_working_ms = 0;  // report → last handling, in working time
     std::optional<events::Rating> rating; // the latest
     std::optional<events::Solved> solved; // the latest
-    std::int64_t ratings = 0;
+    std::int64_t ratings = 0;           // every SatisfactionRated
+    std::int64_t ratings_satisfied = 0; // of those, satisfied or basically_satisfied
     std::int64_t version = 0;
     std::vector<TimelineEntry> timeline;
 

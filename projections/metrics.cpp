@@ -23,7 +23,7 @@ nlohmann::json rate(std::optional<double> r) { return r ? nlohmann::json(*r) : n
 std::optional<double> Metrics::closure_rate() const { return ratio(closed + dismissed, reported); }
 std::optional<double> Metrics::solve_rate() const { return ratio(closed_solved, reported - dismissed); }
 std::optional<double> Metrics::on_time_rate() const { return ratio(handled_on_time, handled_total + overdue); }
-std::optional<double> Metrics::satisfaction_rate() const { return ratio(rated_satisfied, rated); }
+std::optional<double> Metrics::satisfaction_rate() const { return ratio(ratings_satisfied, ratings); }
 std::optional<double> Metrics::reopen_rate() const { return ratio(reopened, rated); }
 std::optional<double> Metrics::in_grid_rate() const { return ratio(closed_in_grid, closed); }
 
@@ -50,7 +50,8 @@ Metrics compute_metrics(const Model& model, std::string_view root, const Period&
             }
             if (c->ratings > 0) {
                 ++m.rated;
-                if (c->rating != Rating::unsatisfied) ++m.rated_satisfied;
+                m.ratings += c->ratings;
+                m.ratings_satisfied += c->ratings_satisfied;
                 if (c->round > 1) ++m.reopened;
             }
             if (c->state == CaseState::closed && c->highest_rung <= Rung::micro_head) ++m.closed_in_grid;
@@ -80,6 +81,7 @@ nlohmann::json to_json(const Metrics& m) {
         {"closed", m.closed},
         {"dismissed", m.dismissed},
         {"overdue", m.overdue},
+        {"ratings", m.ratings},
         {"closure_rate", rate(m.closure_rate())},
         {"solve_rate", rate(m.solve_rate())},
         {"on_time_rate", rate(m.on_time_rate())},

@@ -22,8 +22,9 @@ struct Metrics {
     std::int64_t closed_solved = 0;     // closed with solved = yes
     std::int64_t handled_on_time = 0;   // handled (not open again) at or before due_at
     std::int64_t handled_total = 0;     // handled at least once and not open again
-    std::int64_t rated = 0;             // rated at least once
-    std::int64_t rated_satisfied = 0;   // latest rating satisfied or basically_satisfied
+    std::int64_t rated = 0;             // cases rated at least once
+    std::int64_t ratings = 0;           // ratings given (a reopened case is rated more than once)
+    std::int64_t ratings_satisfied = 0; // of those, satisfied or basically_satisfied
     std::int64_t reopened = 0;          // round > 1
     std::int64_t closed_in_grid = 0;    // closed, never above micro_head
     std::optional<double> median_handle_hours;

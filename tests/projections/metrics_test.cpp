@@ -107,7 +107,8 @@ TEST_CASE("metrics of the whole town, worked out by hand") {
     CHECK(m["closure_rate"].get<double>() == doctest::Approx(4.0 / 5));
     CHECK(m["solve_rate"].get<double>() == doctest::Approx(2.0 / 4));        // A, B solved yes; E unknown
     CHECK(m["on_time_rate"].get<double>() == doctest::Approx(3.0 / 4));      // A, B (2nd round), E on time; C open past due
-    CHECK(m["satisfaction_rate"].get<double>() == doctest::Approx(1.0));     // latest ratings: A, B, E all satisfied-ish
+    CHECK(m["ratings"] == 4);
+    CHECK(m["satisfaction_rate"].get<double>() == doctest::Approx(3.0 / 4)); // A, E, B's second; not B's first
     CHECK(m["reopen_rate"].get<double>() == doctest::Approx(1.0 / 3));       // B
     CHECK(m["in_grid_rate"].get<double>() == doctest::Approx(2.0 / 3));      // A (worker), B (micro_head); not E
     CHECK(m["median_handle_hours"].get<double>() == doctest::Approx(2.0));   // A 2h, E 1h, B 31h
