@@ -79,7 +79,7 @@ Head Engine::head() const {
                 model_.position() ? format_time(model_.recorded_at()) : ""};
 }
 
-void Engine::on_commit(std::function<void(std::int64_t)> f) {
+void Engine::on_commit(Observer f) {
     std::lock_guard lock(observers_mutex_);
     observers_.push_back(std::move(f));
 }
@@ -224,17 +224,17 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             if (wrote[r]) results[r] = storage_error(e);
         return results;
     }
-    publish(accepted);
+    publish(accepted, rows);
     return results;
 }
 
-void Engine::publish(const std::vector<Envelope>& committed) {
+void Engine::publish(const std::vector<Envelope>& committed, const std::vector<RawEnvelope>& rows) {
     {
         std::unique_lock lock(model_mutex_);
         for (const auto& env : committed) model_.apply(env);
     }
     std::lock_guard lock(observers_mutex_);
-    for (const auto& f : observers_) f(model_.position());
+    for (const auto& f : observers_) f(committed, rows);
 }
 
 Result<std::int64_t> Engine::import_envelopes(std::span<const RawEnvelope> batch) {
@@ -277,7 +277,7 @@ Result<std::int64_t> Engine::import_envelopes(std::span<const RawEnvelope> batch
     } catch (const StoreError& e) {
         return storage_error(e);
     }
-    publish(accepted);
+    publish(accepted, rows);
     return static_cast<std::int64_t>(rows.size());
 }
 

@@ -70,8 +70,10 @@ public:
     const std::string& path() const { return path_; }
     const Clock& clock() const { return clock_; }
 
-    // Called on the writer thread after every commit with the new head position.
-    void on_commit(std::function<void(std::int64_t)> f);
+    // Called on the writer thread after every commit, once the model has applied it, with the
+    // committed envelopes in both forms. Must be quick: the next commit waits for it.
+    using Observer = std::function<void(const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>&)>;
+    void on_commit(Observer f);
 
 private:
     struct Request {
@@ -81,7 +83,7 @@ private:
     std::vector<events::Result<Appended>> process(std::vector<Request>& group);
     void writer_loop();
     // Applies committed envelopes to the model and tells the observers.
-    void publish(const std::vector<events::Envelope>& committed);
+    void publish(const std::vector<events::Envelope>& committed, const std::vector<events::RawEnvelope>& rows);
 
     std::string path_;
     const Clock& clock_;
@@ -97,7 +99,7 @@ private:
     std::thread writer_;
 
     std::mutex observers_mutex_;
-    std::vector<std::function<void(std::int64_t)>> observers_;
+    std::vector<Observer> observers_;
 };
 
 } // namespace gridloop::engine

@@ -157,7 +157,7 @@ TEST_CASE("group commit: concurrent submitters share commits, each gets its own 
     EngineFixture f;
     f.small_town();
     std::atomic<int> commits{0};
-    f.engine->on_commit([&](std::int64_t) { ++commits; });
+    f.engine->on_commit([&](const auto&, const auto&) { ++commits; });
     constexpr int threads = 8, per_thread = 40;
     std::vector<std::thread> pool;
     std::atomic<int> ok{0}, conflicts{0};
