@@ -324,4 +324,14 @@ std::optional<std::chrono::local_days> parse_date(std::string_view text) {
     return std::chrono::local_days{ymd};
 }
 
+std::chrono::local_days Calendar::local_day(events::Instant t) const {
+    const auto local = impl_->zone->to_local(date::sys_time<events::Millis>{t.time_since_epoch()});
+    return std::chrono::local_days{std::chrono::floor<date::days>(local).time_since_epoch()};
+}
+
+events::Instant Calendar::midnight(std::chrono::local_days d) const {
+    const auto sys = impl_->zone->to_sys(date::local_days{d.time_since_epoch()}, date::choose::earliest);
+    return events::Instant{std::chrono::duration_cast<events::Millis>(sys.time_since_epoch())};
+}
+
 } // namespace gridloop::projections

@@ -49,6 +49,11 @@ public:
     // A time limit in working seconds: days * day_span() + seconds ("P1D" = one working day's span).
     std::chrono::seconds limit(const events::Duration& d) const;
 
+    // The local date of an instant in the calendar's zone.
+    std::chrono::local_days local_day(events::Instant t) const;
+    // The instant of a local date's midnight in the calendar's zone (the earlier one if ambiguous).
+    events::Instant midnight(std::chrono::local_days d) const;
+
     friend bool operator==(const Calendar& a, const Calendar& b) { return a.spec() == b.spec(); }
 
     struct Impl;

@@ -453,3 +453,12 @@ TEST_CASE("calendar: parse_date") {
 }
 
 } // TEST_SUITE
+
+TEST_CASE("local days and midnights in the calendar's zone") {
+    using namespace std::chrono;
+    const gridloop::projections::Calendar shanghai;
+    const auto late = *gridloop::events::parse_time("2026-10-31T23:30:00+08:00");
+    CHECK(shanghai.local_day(late) == local_days{year{2026} / October / 31});
+    CHECK(shanghai.local_day(late + hours(1)) == local_days{year{2026} / November / 1});
+    CHECK(gridloop::events::format_time(shanghai.midnight(local_days{year{2026} / November / 1})) == "2026-10-31T16:00:00.000Z");
+}
