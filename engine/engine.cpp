@@ -204,6 +204,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             accepted.resize(first_new);
             next = saved_next;
             prev = saved_prev;
+            ++stats_.refused;
             results.emplace_back(std::move(*error));
         } else {
             tx.merge_into(group_view);
@@ -217,13 +218,17 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     std::vector<RawEnvelope> rows;
     rows.reserve(accepted.size());
     for (const auto& env : accepted) rows.push_back(to_raw(env));
+    const auto started = std::chrono::steady_clock::now();
     try {
         store_.append(rows);
     } catch (const StoreError& e) {
+        ++stats_.storage_failures;
         for (std::size_t r = 0; r < group.size(); ++r)
             if (wrote[r]) results[r] = storage_error(e);
         return results;
     }
+    stats_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    stats_.batch_events.observe(static_cast<double>(rows.size()));
     publish(accepted, rows);
     return results;
 }

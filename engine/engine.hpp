@@ -4,6 +4,7 @@
 
 #include "engine/clock.hpp"
 #include "engine/decide.hpp"
+#include "engine/histogram.hpp"
 #include "engine/store.hpp"
 #include "events/envelope.hpp"
 #include "projections/model.hpp"
@@ -37,6 +38,13 @@ struct Submission {
 using Done = std::function<void(events::Result<Appended>)>;
 using Progress = std::function<void(std::int64_t done, std::int64_t total)>;
 
+// What the writer measures, for /metrics.
+struct WriterStats {
+    Histogram<10> commit_seconds{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2}};
+    Histogram<8> batch_events{{1, 2, 5, 10, 50, 100, 1000, 10000}};
+    std::atomic<std::uint64_t> refused{0}, storage_failures{0};
+};
+
 // Folds positions 1..to (to = 0: the whole log) of a store into a fresh model.
 projections::Model fold(const StoreReader& store, std::int64_t to = 0, const Progress& progress = {});
 
@@ -69,6 +77,7 @@ public:
     Head head() const;
     const std::string& path() const { return path_; }
     const Clock& clock() const { return clock_; }
+    const WriterStats& stats() const { return stats_; }
 
     // Called on the writer thread after every commit, once the model has applied it, with the
     // committed envelopes in both forms. Must be quick: the next commit waits for it.
@@ -98,6 +107,7 @@ private:
     bool stopping_ = false;
     std::thread writer_;
 
+    WriterStats stats_;
     std::mutex observers_mutex_;
     std::vector<Observer> observers_;
 };
