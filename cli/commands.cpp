@@ -3,12 +3,14 @@
 
 #include "cli/load.hpp"
 #include "engine/verify.hpp"
+#include "http/server.hpp"
 #include "projections/metrics.hpp"
 #include "samples/synth.hpp"
 #include "samples/town.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,6 +34,11 @@ struct Usage {
 };
 
 const Usage usages[] = {
+    {"serve", "gridloop serve --db FILE --listen HOST:PORT --tokens FILE [--threads N] [--quiet]",
+     "Serves the HTTP API v1 and the dashboard on HOST:PORT from the log in FILE (created when absent).\n"
+     "The tokens file is a JSON array of {\"token\" | \"token_sha256\", \"subject\", \"role\", \"scope\"};\n"
+     "the server refuses to start without one, re-reads it on SIGHUP, and drains and exits 0 on SIGTERM/SIGINT.\n"
+     "--quiet turns the access log off."},
     {"import", "gridloop import --db FILE [--actor SUBJECT] EVENTS.ndjson",
      "Appends the events of an NDJSON file (`-` = standard input). A line is either an exported\n"
      "envelope (kept exactly: position, hashes, times, actor; it must continue the chain) or a posted\n"
@@ -46,9 +53,10 @@ const Usage usages[] = {
      "with the clock read as the recorded_at of P."},
     {"generate", "gridloop generate --db FILE --events N [--seed S]",
      "Writes a deterministic synthetic city's log of about N events (for benchmarks) into a new FILE."},
-    {"demo", "gridloop demo [--db FILE]",
-     "Builds the sample town (宝华镇) into a fresh FILE (default gridloop-demo.db) and prints its\n"
-     "dashboard figures."},
+    {"demo", "gridloop demo [--db FILE] [--listen HOST:PORT] [--no-serve]",
+     "Builds the sample town (宝华镇) into a fresh FILE (default gridloop-demo.db), prints its figures,\n"
+     "writes a fresh random token per role into FILE.tokens.json and serves it (default 127.0.0.1:8080),\n"
+     "printing the dashboard URL and ready curl lines. --no-serve stops after the figures."},
 };
 
 void print_usage(std::ostream& out) {
@@ -344,7 +352,95 @@ int cmd_generate(const Args& a, std::ostream& out, std::ostream& err, const Usag
     return report_load(r, err);
 }
 
-int cmd_demo(const Args& a, std::ostream& out, std::ostream& err, const Usage&) {
+// "HOST:PORT" → address and port.
+std::optional<std::pair<std::string, unsigned short>> parse_listen(const std::string& s) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0) return std::nullopt;
+    std::string host = s.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    try {
+        std::size_t used = 0;
+        const int port = std::stoi(s.substr(colon + 1), &used);
+        if (used != s.size() - colon - 1 || port < 0 || port > 65535) return std::nullopt;
+        return std::pair{host, static_cast<unsigned short>(port)};
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+// Serves until SIGINT/SIGTERM; returns the exit code.
+int serve(engine::Engine& engine, const std::string& tokens_path, const std::string& host, unsigned short port, int threads, bool quiet,
+          std::ostream& out, std::ostream& err, const std::function<void(unsigned short)>& on_listening = {}) {
+    auto auth = std::make_shared<http::Authenticator>(http::Tokens::load(tokens_path));
+    http::Api api(engine, auth);
+    http::ServerOptions options;
+    options.address = host;
+    options.port = port;
+    options.threads = threads;
+    options.access_log = quiet ? nullptr : &err;
+    options.on_reload = [auth, tokens_path, &err] {
+        try {
+            auth->replace(http::Tokens::load(tokens_path));
+            err << "gridloop serve: reloaded " << tokens_path << "\n";
+        } catch (const std::exception& e) {
+            err << "gridloop serve: kept the old tokens: " << e.what() << "\n";
+        }
+    };
+    http::Server server(api, options);
+    out << "gridloop serving " << engine.path() << " on http://" << host << ":" << server.port() << "/ (head position "
+        << engine.head().position << ")" << std::endl;
+    if (on_listening) on_listening(server.port());
+    server.run();
+    out << "gridloop: stopped; head position " << engine.head().position << std::endl;
+    return 0;
+}
+
+int cmd_serve(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
+    auto db = a.get("db"), listen = a.get("listen"), tokens = a.get("tokens");
+    if (!db || !listen) return usage_error(err, u, "needs --db FILE and --listen HOST:PORT");
+    if (!tokens) return usage_error(err, u, "refusing to start without --tokens FILE (see --help)");
+    auto where = parse_listen(*listen);
+    if (!where) return usage_error(err, u, "--listen must be HOST:PORT, not \"" + *listen + "\"");
+    std::string problem;
+    const auto threads = a.number("threads", problem);
+    if (!problem.empty()) return usage_error(err, u, problem);
+    http::Tokens::load(*tokens); // a malformed file stops the start before the log is opened
+    engine::SystemClock clock;
+    ProgressLine progress(err, "folded");
+    engine::Engine engine(*db, clock, std::ref(progress));
+    return serve(engine, *tokens, where->first, where->second, static_cast<int>(threads.value_or(2)), a.has("quiet"), out, err);
+}
+
+std::string random_token() {
+    unsigned char bytes[24];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness for tokens");
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string s;
+    for (unsigned char b : bytes) s += {digits[b >> 4], digits[b & 15]};
+    return s;
+}
+
+// One fresh token per role; subjects and scopes are real persons and grids of the town.
+json demo_tokens(const projections::Model& m) {
+    json tokens = json::array();
+    auto add = [&](const std::string& role, const std::string& subject, json scope) {
+        tokens.push_back({{"token", random_token()}, {"subject", subject}, {"role", role}, {"scope", std::move(scope)}});
+    };
+    add("admin", "admin", json::array());
+    for (auto role : {events::PersonRole::worker, events::PersonRole::micro_head, events::PersonRole::grid_head,
+                      events::PersonRole::town_head, events::PersonRole::department_staff}) {
+        for (const auto& [id, p] : m.persons()) {
+            if (p.role != role) continue;
+            add(std::string(events::to_string(role)), id, json::array({p.grid_id ? *p.grid_id : p.dept_id.value_or("")}));
+            break;
+        }
+    }
+    add("auditor", "auditor", json::array());
+    add("dashboard", "dashboard", json::array());
+    return tokens;
+}
+
+int cmd_demo(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
     const std::string db = a.get("db").value_or("gridloop-demo.db");
     if (!fresh_file(db, true, err)) return 2;
     engine::SystemClock clock;
@@ -359,7 +455,32 @@ int cmd_demo(const Args& a, std::ostream& out, std::ostream& err, const Usage&) 
     if (int code = report_load(r, err)) return code;
     out << "built the sample town into " << db << ": " << r.appended << " events\n\n";
     engine.read([&](const projections::Model& m) { print_tree(m, clock.now(), out); });
-    return 0;
+    if (a.has("no-serve")) return 0;
+    auto where = parse_listen(a.get("listen").value_or("127.0.0.1:8080"));
+    if (!where) return usage_error(err, u, "--listen must be HOST:PORT");
+    const json tokens = engine.read([](const projections::Model& m) { return demo_tokens(m); });
+    const std::string tokens_path = db + ".tokens.json";
+    {
+        std::ofstream f(tokens_path);
+        f << tokens.dump(2) << "\n";
+        if (!f) return usage_error(err, u, "cannot write " + tokens_path);
+    }
+    return serve(engine, tokens_path, where->first, where->second, 2, true, out, err, [&](unsigned short port) {
+        const std::string base = "http://" + where->first + ":" + std::to_string(port);
+        out << "\ndashboard: " << base << "/\ntokens (" << tokens_path << "):\n";
+        for (const auto& t : tokens)
+            out << "  " << std::left << std::setw(17) << t["role"].get<std::string>() << t["token"].get<std::string>() << "  subject "
+                << t["subject"].get<std::string>() << (t["scope"].empty() ? "" : " scope " + t["scope"][0].get<std::string>()) << "\n";
+        const std::string admin = tokens[0]["token"];
+        out << "\ntry:\n"
+            << "  curl -s " << base << "/v1/grids/baohua/stats -H 'Authorization: Bearer " << admin << "'\n"
+            << "  curl -s " << base << "/v1/cases?overdue=true -H 'Authorization: Bearer " << admin << "'\n"
+            << "  curl -s -X POST " << base << "/v1/events -H 'Authorization: Bearer " << admin << "' -H 'Content-Type: application/json' \\\n"
+            << "       -d '{\"type\":\"IssueReported\",\"data\":{\"case_id\":\"c-demo-1\",\"category\":\"garbage\",\"description\":\"楼道堆放杂物\","
+               "\"source\":\"patrol\",\"grid_id\":\"xc-jinxiu-1\"}}'\n"
+            << "  curl -sN " << base << "/v1/subscribe?after=" << engine.head().position << " -H 'Authorization: Bearer " << admin << "'\n"
+            << "Ctrl-C stops the server." << std::endl;
+    });
 }
 
 } // namespace
@@ -382,10 +503,11 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << "usage: " << usage->synopsis << "\n\n" << usage->help << "\n";
         return 0;
     }
-    const Args parsed(rest, {"db", "actor", "after", "from", "to", "as-of", "events", "seed"}, {"json"});
+    const Args parsed(rest, {"db", "actor", "after", "from", "to", "as-of", "events", "seed", "listen", "tokens", "threads"},
+                      {"json", "no-serve", "quiet"});
     if (!parsed.error().empty()) return usage_error(err, *usage, parsed.error());
     using Command = int (*)(const Args&, std::ostream&, std::ostream&, const Usage&);
-    static const std::map<std::string, Command> commands{{"import", cmd_import},   {"export", cmd_export}, {"verify", cmd_verify},
+    static const std::map<std::string, Command> commands{{"serve", cmd_serve}, {"import", cmd_import},   {"export", cmd_export}, {"verify", cmd_verify},
                                                          {"replay", cmd_replay},   {"generate", cmd_generate}, {"demo", cmd_demo}};
     try {
         return commands.at(usage->name)(parsed, out, err, *usage);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine/engine.hpp"
+#include "engine/scheduler.hpp"
 #include "samples/step.hpp"
 
 #include <cstdint>
@@ -18,8 +19,13 @@ struct LoadResult {
 };
 
 // Pulls steps from `next` until it returns false, appending each as its own request at its own
-// `at`, committing in groups of `group_size`.
+// `at`, committing in groups of `group_size`. Before each step the scheduler writes every time-out
+// due by then, each at its exact due_at, as a server running through that history would have.
+// Refused time-outs are reported in `refused` too.
 LoadResult load(engine::Engine& engine, const std::function<bool(samples::Step&)>& next, std::size_t group_size = 512,
                 const engine::Progress& progress = {});
+// The same with a scheduler of the caller's (one made for the engine; the first form makes its own).
+LoadResult load(engine::Engine& engine, engine::Scheduler& scheduler, const std::function<bool(samples::Step&)>& next,
+                std::size_t group_size = 512, const engine::Progress& progress = {});
 
 } // namespace gridloop::cli

@@ -9,13 +9,13 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$gridloop" --help | grep -q "gridloop demo" || fail "--help lists the commands"
-for c in import export verify replay generate demo; do
+for c in serve import export verify replay generate demo; do
     "$gridloop" "$c" --help | grep -q "usage: gridloop $c" || fail "$c --help"
 done
 "$gridloop" verify >/dev/null 2>&1 && fail "verify without --db must fail"
 "$gridloop" frobnicate >/dev/null 2>&1 && fail "unknown command must fail"
 
-"$gridloop" demo --db "$work/town.db" > "$work/demo.txt" || fail "demo"
+"$gridloop" demo --no-serve --db "$work/town.db" > "$work/demo.txt" || fail "demo"
 grep -q "built the sample town" "$work/demo.txt" || fail "demo output"
 "$gridloop" verify --db "$work/town.db" | grep -q "^ok: " || fail "verify a good log"
 

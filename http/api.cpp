@@ -1,0 +1,885 @@
+// Routing, authentication, the write path and the read endpoints of API v1.
+#include "http/api.hpp"
+
+#include "engine/verify.hpp"
+#include "http/views.hpp"
+#include "projections/members.hpp"
+#include "projections/metrics.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <future>
+
+namespace gridloop::http {
+
+using nlohmann::json;
+using projections::Model;
+using events::Instant;
+
+// ---------------------------------------------------------------- small pieces
+
+int status_of(events::errc code) {
+    using events::errc;
+    switch (code) {
+    case errc::bad_request: return 400;
+    case errc::unauthorized: return 401;
+    case errc::forbidden: return 403;
+    case errc::not_found: return 404;
+    case errc::method_not_allowed: return 405;
+    case errc::conflict: return 409;
+    case errc::too_large: return 413;
+    case errc::unprocessable: return 422;
+    case errc::unavailable: return 503;
+    }
+    return 500;
+}
+
+namespace {
+
+const char* title_of(int status) {
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+Response ok_json(const json& j, int status = 200) {
+    Response r;
+    r.status = status;
+    r.body = dump(j);
+    return r;
+}
+
+// The nesting depth of a JSON text, counted outside strings; stops early past `limit`.
+bool nesting_within(std::string_view text, int limit) {
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return false;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return true;
+}
+
+std::optional<int> hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return std::nullopt;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') out += ' ';
+        else if (s[i] != '%') out += s[i];
+        else {
+            if (i + 2 >= s.size()) return std::nullopt;
+            auto hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+            if (!hi || !lo) return std::nullopt;
+            out += static_cast<char>(*hi << 4 | *lo);
+            i += 2;
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        if (path[i] == '/') {
+            ++i;
+            continue;
+        }
+        auto j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        out.emplace_back(path.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+} // namespace
+
+Response problem(int status, const std::string& detail, const std::string& instance) {
+    json j{{"type", "about:blank"}, {"title", title_of(status)}, {"status", status}, {"detail", detail}};
+    if (!instance.empty()) j["instance"] = instance;
+    Response r;
+    r.status = status;
+    r.content_type = "application/problem+json";
+    r.body = dump(j);
+    return r;
+}
+
+std::optional<std::map<std::string, std::string>> parse_query(std::string_view q) {
+    std::map<std::string, std::string> out;
+    while (!q.empty()) {
+        auto amp = q.find('&');
+        std::string_view pair = q.substr(0, amp);
+        q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        auto key = percent_decode(pair.substr(0, eq));
+        auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+        if (!key || !value) return std::nullopt;
+        out[*key] = *value;
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- hub and stats
+
+std::uint64_t Hub::subscribe(Sink sink) {
+    std::lock_guard lock(mutex_);
+    sinks_.emplace(next_, std::move(sink));
+    return next_++;
+}
+void Hub::unsubscribe(std::uint64_t id) {
+    std::lock_guard lock(mutex_);
+    sinks_.erase(id);
+}
+std::size_t Hub::size() const {
+    std::lock_guard lock(mutex_);
+    return sinks_.size();
+}
+void Hub::publish(const std::vector<events::RawEnvelope>& rows) {
+    std::lock_guard lock(mutex_);
+    for (auto& [_, sink] : sinks_) sink(rows);
+}
+
+void RequestStats::count(const std::string& route, int status) {
+    std::lock_guard lock(mutex_);
+    ++counts_[{route, status}];
+}
+std::map<std::pair<std::string, int>, std::uint64_t> RequestStats::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return counts_;
+}
+
+// ---------------------------------------------------------------- routing
+
+namespace {
+
+enum class Access {
+    open,       // no token needed
+    read,       // any valid token
+    raw,        // raw events and audit: admin, auditor
+    write,      // posting events: every role but auditor and dashboard
+};
+
+struct Ctx {
+    const Request& req;
+    std::string path;
+    std::map<std::string, std::string> query;
+    std::vector<std::string> params;
+    Principal who;
+    std::function<void(Response)> done;
+};
+
+} // namespace
+
+struct Api::Impl {
+    engine::Engine& engine;
+    Api& api;
+    Options options;
+
+    using Handler = void (Impl::*)(Ctx&);
+    struct Route {
+        const char* method;
+        const char* pattern;
+        Access access;
+        Handler handler;
+        std::vector<std::string> segments;
+    };
+    std::vector<Route> routes;
+
+    // Past models for as_of, most recent use first.
+    std::mutex cache_mutex;
+    std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>> cache;
+
+    Impl(engine::Engine& e, Api& a, Options o) : engine(e), api(a), options(o) {
+        routes = {
+            {"POST", "/v1/events", Access::write, &Impl::post_events, {}},
+            {"GET", "/v1/events", Access::raw, &Impl::get_events, {}},
+            {"GET", "/v1/streams/{stream}", Access::raw, &Impl::get_stream, {}},
+            {"GET", "/v1/subscribe", Access::raw, &Impl::subscribe, {}},
+            {"GET", "/v1/cases", Access::read, &Impl::list_cases, {}},
+            {"GET", "/v1/cases/{id}", Access::read, &Impl::get_case, {}},
+            {"GET", "/v1/grids", Access::read, &Impl::list_grids, {}},
+            {"GET", "/v1/grids/{id}", Access::read, &Impl::get_grid, {}},
+            {"GET", "/v1/grids/{id}/stats", Access::read, &Impl::grid_stats, {}},
+            {"GET", "/v1/grids/{id}/stars", Access::read, &Impl::grid_stars, {}},
+            {"GET", "/v1/departments/{id}/queue", Access::read, &Impl::department_queue, {}},
+            {"GET", "/v1/members", Access::read, &Impl::list_members, {}},
+            {"GET", "/v1/members/{id}", Access::read, &Impl::get_member, {}},
+            {"GET", "/v1/branches/{id}/outflow", Access::read, &Impl::branch_outflow, {}},
+            {"GET", "/v1/branches/{id}/inflow", Access::read, &Impl::branch_inflow, {}},
+            {"GET", "/v1/points/leaderboard", Access::read, &Impl::leaderboard, {}},
+            {"GET", "/v1/audit/head", Access::raw, &Impl::audit_head, {}},
+            {"GET", "/v1/audit/verify", Access::raw, &Impl::audit_verify, {}},
+            {"GET", "/healthz", Access::open, &Impl::healthz, {}},
+            {"GET", "/metrics", Access::open, &Impl::metrics, {}},
+            {"GET", "/openapi.json", Access::open, &Impl::openapi, {}},
+            {"GET", "/", Access::open, &Impl::dashboard, {}},
+        };
+        for (auto& r : routes) r.segments = split_path(r.pattern);
+    }
+
+    // ------------------------------------------------ dispatch
+
+    static bool matches(const Route& r, const std::vector<std::string>& segs, std::vector<std::string>* params) {
+        if (r.segments.size() != segs.size()) return false;
+        std::vector<std::string> p;
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            if (r.segments[i].front() == '{') p.push_back(segs[i]);
+            else if (r.segments[i] != segs[i]) return false;
+        }
+        if (params) *params = std::move(p);
+        return true;
+    }
+
+    const Route* find_route(const std::string& method, const std::vector<std::string>& segs, std::vector<std::string>* params,
+                            std::string* allow) const {
+        const Route* found = nullptr;
+        for (const auto& r : routes) {
+            if (!matches(r, segs, nullptr)) continue;
+            if (allow) *allow += (allow->empty() ? "" : ", ") + std::string(r.method);
+            if (r.method == method || (method == "HEAD" && std::string_view(r.method) == "GET")) {
+                found = &r;
+                matches(r, segs, params);
+            }
+        }
+        return found;
+    }
+
+    bool allowed(Access a, Role role) const {
+        switch (a) {
+        case Access::open:
+        case Access::read: return true;
+        case Access::raw: return role == Role::admin || role == Role::auditor;
+        case Access::write: return role != Role::auditor && role != Role::dashboard;
+        }
+        return false;
+    }
+
+    void handle(const Request& req, std::function<void(Response)> done) {
+        const auto qpos = req.target.find('?');
+        const std::string path = req.target.substr(0, qpos);
+        auto query = parse_query(qpos == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(qpos + 1));
+        if (!query) return done(problem(400, "the query string has a malformed percent-encoding", path));
+        const auto segs = split_path(path);
+        std::vector<std::string> params;
+        std::string allow;
+        const Route* route = find_route(req.method, segs, &params, &allow);
+        if (!route) {
+            if (allow.empty()) return done(problem(404, "no such resource: " + path, path));
+            Response r = problem(405, req.method + " is not allowed on " + path + " (allowed: " + allow + ")", path);
+            r.headers.emplace_back("Allow", allow);
+            return done(std::move(r));
+        }
+        for (const auto& p : params)
+            if (p.empty() || p.size() > 200) return done(problem(404, "no such resource: " + path, path));
+        Ctx ctx{req, path, std::move(*query), std::move(params), Principal{}, std::move(done)};
+        if (route->access != Access::open) {
+            auto who = authenticate(req);
+            if (!who) {
+                Response r = problem(401, req.header("authorization").empty() ? "an Authorization: Bearer token is required"
+                                                                              : "the bearer token is not valid",
+                                     path);
+                r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"gridloop\"");
+                return ctx.done(std::move(r));
+            }
+            if (!allowed(route->access, who->role))
+                return ctx.done(problem(403, "role " + std::string(to_string(who->role)) + " may not " +
+                                                 (route->access == Access::write ? "post events" : "read raw events or the audit endpoints"),
+                                        path));
+            ctx.who = std::move(*who);
+        }
+        (this->*(route->handler))(ctx);
+    }
+
+    std::optional<Principal> authenticate(const Request& req) const {
+        const std::string h = req.header("authorization");
+        constexpr std::string_view scheme = "Bearer ";
+        if (h.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), h.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+            return api.auth_ ? api.auth_->find(std::string_view(h).substr(scheme.size())) : std::nullopt;
+        if (h.empty() && options.allow_anonymous_admin) return Principal{"admin", Role::admin, {}};
+        return std::nullopt;
+    }
+
+    // ------------------------------------------------ query parameters
+
+    std::optional<std::string> param(Ctx& c, const char* name) {
+        auto it = c.query.find(name);
+        if (it == c.query.end()) return std::nullopt;
+        return it->second;
+    }
+
+    // A whole number parameter in [lo, hi]; sends 400 and returns false when malformed.
+    bool number(Ctx& c, const char* name, std::int64_t lo, std::int64_t hi, std::optional<std::int64_t>& out) {
+        auto v = param(c, name);
+        if (!v) return true;
+        std::int64_t n = 0;
+        bool ok = !v->empty() && v->size() <= 18;
+        for (char ch : *v) ok = ok && ch >= '0' && ch <= '9';
+        if (ok) n = std::stoll(*v);
+        if (!ok || n < lo || n > hi) {
+            c.done(problem(400, std::string(name) + " must be a whole number between " + std::to_string(lo) + " and " + std::to_string(hi),
+                           c.path));
+            return false;
+        }
+        out = n;
+        return true;
+    }
+
+    // The model to answer from: live, or folded up to as_of (cached), with the view's time.
+    struct View {
+        std::shared_ptr<const Model> past; // set for as_of
+        Instant now{};
+    };
+    bool view_for(Ctx& c, std::optional<View>& out) {
+        std::optional<std::int64_t> as_of;
+        const auto head = engine.head().position;
+        if (!number(c, "as_of", 1, std::numeric_limits<std::int64_t>::max(), as_of)) return false;
+        View v;
+        if (!as_of) {
+            v.now = engine.clock().now();
+            out = v;
+            return true;
+        }
+        if (*as_of > head) {
+            c.done(problem(422, "as_of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head), c.path));
+            return false;
+        }
+        v.past = past_model(*as_of);
+        v.now = v.past->recorded_at();
+        out = v;
+        return true;
+    }
+
+    std::shared_ptr<const Model> past_model(std::int64_t position) {
+        {
+            std::lock_guard lock(cache_mutex);
+            for (auto it = cache.begin(); it != cache.end(); ++it)
+                if (it->first == position) {
+                    cache.splice(cache.begin(), cache, it);
+                    return it->second;
+                }
+        }
+        auto model = std::make_shared<const Model>(engine::fold(reader(), position));
+        std::lock_guard lock(cache_mutex);
+        cache.emplace_front(position, model);
+        while (cache.size() > options.as_of_cache) cache.pop_back();
+        return model;
+    }
+
+    // Runs f(model, now) on the right model and sends what it returns.
+    template <class F> void answer(Ctx& c, F&& f) {
+        std::optional<View> v;
+        if (!view_for(c, v)) return;
+        Response r = v->past ? f(*v->past, v->now) : engine.read([&](const Model& m) { return f(m, std::max(v->now, m.recorded_at())); });
+        c.done(std::move(r));
+    }
+
+    // One read connection per thread.
+    const engine::StoreReader& reader() {
+        thread_local std::map<std::string, std::unique_ptr<engine::StoreReader>> readers;
+        auto& r = readers[engine.path()];
+        if (!r) r = std::make_unique<engine::StoreReader>(engine.path());
+        return *r;
+    }
+
+    bool personal(const Ctx& c) const { return c.who.role != Role::dashboard; }
+
+    // ------------------------------------------------ handlers (bodies in views.cpp and below)
+    void post_events(Ctx& c);
+    void get_events(Ctx& c);
+    void get_stream(Ctx& c);
+    void subscribe(Ctx& c);
+    void list_cases(Ctx& c);
+    void get_case(Ctx& c);
+    void list_grids(Ctx& c);
+    void get_grid(Ctx& c);
+    void grid_stats(Ctx& c);
+    void grid_stars(Ctx& c);
+    void department_queue(Ctx& c);
+    void list_members(Ctx& c);
+    void get_member(Ctx& c);
+    void branch_outflow(Ctx& c);
+    void branch_inflow(Ctx& c);
+    void leaderboard(Ctx& c);
+    void audit_head(Ctx& c);
+    void audit_verify(Ctx& c);
+    void healthz(Ctx& c);
+    void metrics(Ctx& c);
+    void openapi(Ctx& c);
+    void dashboard(Ctx& c);
+};
+
+// ---------------------------------------------------------------- Api
+
+Api::Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth, Options options)
+    : engine_(engine), auth_(std::move(auth)), options_(options), impl_(std::make_unique<Impl>(engine, *this, options)) {
+    engine_.on_commit([this](const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>& rows) { hub_.publish(rows); });
+}
+
+Api::~Api() = default;
+
+void Api::handle(const Request& req, std::function<void(Response)> done) {
+    auto counted = [this, route = route_of(req), done = std::move(done)](Response r) {
+        stats_.count(route, r.status);
+        done(std::move(r));
+    };
+    try {
+        impl_->handle(req, counted);
+    } catch (const engine::StoreError& e) {
+        counted(problem(503, std::string("the event log is unavailable: ") + e.what()));
+    } catch (const std::exception&) {
+        // A bug or an infrastructure failure: say nothing about it to the client.
+        counted(problem(500, "internal error"));
+    }
+}
+
+Response Api::handle_now(const Request& req) {
+    std::promise<Response> p;
+    auto f = p.get_future();
+    handle(req, [&p](Response r) { p.set_value(std::move(r)); });
+    return f.get();
+}
+
+std::string Api::route_of(const Request& req) {
+    const auto path = req.target.substr(0, req.target.find('?'));
+    const auto segs = split_path(path);
+    static const std::vector<std::pair<const char*, std::vector<std::string>>> patterns = [] {
+        std::vector<std::pair<const char*, std::vector<std::string>>> v;
+        for (const char* p : {"/v1/events", "/v1/streams/{stream}", "/v1/subscribe", "/v1/cases", "/v1/cases/{id}", "/v1/grids",
+                              "/v1/grids/{id}", "/v1/grids/{id}/stats", "/v1/grids/{id}/stars", "/v1/departments/{id}/queue",
+                              "/v1/members", "/v1/members/{id}", "/v1/branches/{id}/outflow", "/v1/branches/{id}/inflow", "/v1/points/leaderboard",
+                              "/v1/audit/head", "/v1/audit/verify", "/healthz", "/metrics", "/openapi.json", "/"})
+            v.emplace_back(p, split_path(p));
+        return v;
+    }();
+    for (const auto& [name, pat] : patterns) {
+        if (pat.size() != segs.size()) continue;
+        bool ok = true;
+        for (std::size_t i = 0; i < segs.size() && ok; ++i) ok = pat[i].front() == '{' || pat[i] == segs[i];
+        if (ok) return req.method + " " + name;
+    }
+    return req.method + " (unmatched)";
+}
+
+// ---------------------------------------------------------------- write path
+
+void Api::Impl::post_events(Ctx& c) {
+    if (!nesting_within(c.req.body, 32)) return c.done(problem(400, "the body is nested deeper than 32 levels", c.path));
+    const json body = json::parse(c.req.body, nullptr, false);
+    if (body.is_discarded()) return c.done(problem(400, "the body is not JSON (or not valid UTF-8)", c.path));
+    if (!body.is_object()) return c.done(problem(400, "the body must be an event object or {\"events\": [...]}", c.path));
+    const bool batch = body.contains("events") && !body.contains("type");
+    std::vector<events::Posted> posted;
+    if (batch) {
+        if (body.size() != 1) return c.done(problem(422, "a batch body has only the field \"events\"", c.path));
+        const auto& list = body.at("events");
+        if (!list.is_array()) return c.done(problem(400, "events must be an array", c.path));
+        if (list.empty()) return c.done(problem(422, "events must not be empty", c.path));
+        if (list.size() > options.max_batch)
+            return c.done(problem(413, "a batch holds at most " + std::to_string(options.max_batch) + " events", c.path));
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            auto p = events::decode_posted(list[i]);
+            if (!p) return c.done(problem(status_of(p.error().code), "events[" + std::to_string(i) + "]: " + p.error().message, c.path));
+            posted.push_back(std::move(*p));
+        }
+    } else {
+        auto p = events::decode_posted(body);
+        if (!p) return c.done(problem(status_of(p.error().code), p.error().message, c.path));
+        posted.push_back(std::move(*p));
+    }
+    engine.submit(engine::Submission{std::move(posted), c.who.subject, std::nullopt},
+                  [done = std::move(c.done), batch, path = c.path](events::Result<engine::Appended> r) {
+                      if (!r) return done(problem(status_of(r.error().code), r.error().message, path));
+                      const int status = r->created ? 201 : 200;
+                      Response resp;
+                      resp.status = status;
+                      if (batch) {
+                          std::string out = "{\"events\":[";
+                          for (std::size_t i = 0; i < r->envelopes.size(); ++i) out += (i ? "," : "") + events::envelope_text(r->envelopes[i]);
+                          resp.body = out + "]}";
+                      } else {
+                          resp.body = events::envelope_text(r->envelopes.front());
+                          resp.headers.emplace_back("Location", "/v1/streams/" + r->envelopes.front().stream);
+                      }
+                      done(std::move(resp));
+                  });
+}
+
+// ---------------------------------------------------------------- raw events and audit
+
+void Api::Impl::get_events(Ctx& c) {
+    std::optional<std::int64_t> after, limit, as_of;
+    if (!number(c, "after", 0, std::numeric_limits<std::int64_t>::max(), after) || !number(c, "limit", 1, 1'000'000'000, limit) ||
+        !number(c, "as_of", 1, std::numeric_limits<std::int64_t>::max(), as_of))
+        return;
+    const std::int64_t head = engine.head().position;
+    if (as_of && *as_of > head) return c.done(problem(422, "as_of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head), c.path));
+    const std::int64_t last = as_of.value_or(head);
+    const std::int64_t from = after.value_or(0);
+    const bool ndjson = c.req.header("accept").find("application/x-ndjson") != std::string::npos;
+    if (ndjson) {
+        // Streamed page by page from this thread's read connection, up to `limit` (no default cap).
+        struct Cursor {
+            std::int64_t next, last, left;
+        };
+        auto cur = std::make_shared<Cursor>(Cursor{from, last, limit.value_or(std::numeric_limits<std::int64_t>::max())});
+        const std::string path = engine.path();
+        Response r;
+        r.content_type = "application/x-ndjson";
+        r.stream = [cur, path](std::string& chunk) {
+            thread_local std::map<std::string, std::unique_ptr<engine::StoreReader>> readers;
+            auto& rd = readers[path];
+            if (!rd) rd = std::make_unique<engine::StoreReader>(path);
+            chunk.clear();
+            if (cur->left <= 0 || cur->next >= cur->last) return false;
+            const std::int64_t upto = std::min(cur->last, cur->next + std::min<std::int64_t>(cur->left, 2000));
+            rd->scan(cur->next, upto, [&](const events::RawEnvelope& e) {
+                chunk += events::envelope_text(e);
+                chunk += '\n';
+                return true;
+            });
+            cur->left -= upto - cur->next;
+            cur->next = upto;
+            return true;
+        };
+        return c.done(std::move(r));
+    }
+    const std::int64_t page = std::min<std::int64_t>(limit.value_or(100), static_cast<std::int64_t>(options.max_page));
+    std::string out = "{\"events\":[";
+    std::int64_t n = 0, last_seen = from;
+    reader().scan(from, std::min(last, from + page), [&](const events::RawEnvelope& e) {
+        out += (n++ ? "," : "") + events::envelope_text(e);
+        last_seen = e.position;
+        return true;
+    });
+    out += "],\"next_after\":";
+    out += last_seen < last ? std::to_string(last_seen) : "null";
+    out += ",\"head\":" + std::to_string(last) + "}";
+    Response r;
+    r.body = std::move(out);
+    c.done(std::move(r));
+}
+
+void Api::Impl::get_stream(Ctx& c) {
+    std::optional<std::int64_t> as_of;
+    if (!number(c, "as_of", 1, std::numeric_limits<std::int64_t>::max(), as_of)) return;
+    const std::string& name = c.params[0];
+    const auto rows = reader().stream(name, as_of.value_or(std::numeric_limits<std::int64_t>::max()));
+    if (rows.empty()) return c.done(problem(404, "no stream " + name + (as_of ? " as of " + std::to_string(*as_of) : ""), c.path));
+    std::string out = "{\"stream\":" + json(name).dump() + ",\"version\":" + std::to_string(rows.back().version) + ",\"events\":[";
+    for (std::size_t i = 0; i < rows.size(); ++i) out += (i ? "," : "") + events::envelope_text(rows[i]);
+    Response r;
+    r.body = out + "]}";
+    c.done(std::move(r));
+}
+
+void Api::Impl::subscribe(Ctx& c) {
+    std::optional<std::int64_t> after;
+    if (!number(c, "after", 0, std::numeric_limits<std::int64_t>::max(), after)) return;
+    const std::string last_id = c.req.header("last-event-id");
+    if (!last_id.empty()) {
+        // A reconnecting EventSource resumes after the last id it saw.
+        bool digits = last_id.size() <= 18;
+        for (char ch : last_id) digits = digits && ch >= '0' && ch <= '9';
+        if (!digits) return c.done(problem(400, "Last-Event-ID must be a position", c.path));
+        after = std::stoll(last_id);
+    }
+    Response r;
+    r.content_type = "text/event-stream";
+    r.sse = SseStart{after.value_or(0)};
+    c.done(std::move(r));
+}
+
+void Api::Impl::audit_head(Ctx& c) {
+    std::optional<std::int64_t> as_of;
+    if (!number(c, "as_of", 1, std::numeric_limits<std::int64_t>::max(), as_of)) return;
+    const auto head = engine.head();
+    if (as_of && *as_of > head.position) return c.done(problem(422, "as_of is past the head position " + std::to_string(head.position), c.path));
+    if (!as_of || *as_of == head.position)
+        return c.done(ok_json({{"position", head.position}, {"hash", head.hash}, {"recorded_at", head.recorded_at}}));
+    auto e = reader().at(*as_of);
+    c.done(ok_json({{"position", e->position}, {"hash", e->hash}, {"recorded_at", e->recorded_at}}));
+}
+
+void Api::Impl::audit_verify(Ctx& c) {
+    std::optional<std::int64_t> from, to;
+    if (!number(c, "from", 1, std::numeric_limits<std::int64_t>::max(), from) || !number(c, "to", 1, std::numeric_limits<std::int64_t>::max(), to))
+        return;
+    const auto r = engine::verify(reader(), from.value_or(1), to.value_or(0));
+    c.done(ok_json({{"ok", r.ok},
+                    {"checked", r.checked},
+                    {"first_bad_position", r.first_bad_position ? json(*r.first_bad_position) : json(nullptr)},
+                    {"problem", r.ok ? json(nullptr) : json(r.problem)}}));
+}
+
+// ---------------------------------------------------------------- operations
+
+void Api::Impl::healthz(Ctx& c) {
+    const auto head = engine.head();
+    c.done(ok_json({{"status", "ok"}, {"position", head.position}}));
+}
+
+void Api::Impl::metrics(Ctx& c) {
+    std::string out;
+    out += "# HELP gridloop_http_requests_total HTTP requests by route and status.\n# TYPE gridloop_http_requests_total counter\n";
+    for (const auto& [key, n] : api.stats_.snapshot())
+        out += "gridloop_http_requests_total{route=\"" + key.first + "\",status=\"" + std::to_string(key.second) + "\"} " + std::to_string(n) + "\n";
+    auto histogram = [&](const char* name, const char* help, const auto& h) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " histogram\n";
+        for (std::size_t i = 0; i < h.bounds().size(); ++i) {
+            std::ostringstream le;
+            le << h.bounds()[i];
+            out += std::string(name) + "_bucket{le=\"" + le.str() + "\"} " + std::to_string(h.at_most(i)) + "\n";
+        }
+        out += std::string(name) + "_bucket{le=\"+Inf\"} " + std::to_string(h.count()) + "\n";
+        std::ostringstream sum;
+        sum << h.sum();
+        out += std::string(name) + "_sum " + sum.str() + "\n" + name + "_count " + std::to_string(h.count()) + "\n";
+    };
+    const auto& s = engine.stats();
+    histogram("gridloop_commit_seconds", "Time to append and durably commit one group of events.", s.commit_seconds);
+    histogram("gridloop_append_batch_events", "Events per committed group.", s.batch_events);
+    auto gauge = [&](const char* name, const char* type, const char* help, auto v) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
+    };
+    gauge("gridloop_refused_events_total", "counter", "Requests refused by decide.", s.refused.load());
+    gauge("gridloop_storage_failures_total", "counter", "Commits that failed in storage.", s.storage_failures.load());
+    gauge("gridloop_subscribers", "gauge", "Open event-stream subscriptions.", api.hub_.size());
+    gauge("gridloop_connections", "gauge", "Open HTTP connections.", api.stats_.connections.load());
+    gauge("gridloop_refused_connections_total", "counter", "Connections refused over the cap.", api.stats_.refused_connections.load());
+    gauge("gridloop_head_position", "gauge", "Position of the last committed event.", engine.head().position);
+    Response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = std::move(out);
+    c.done(std::move(r));
+}
+
+void Api::Impl::openapi(Ctx& c) {
+    Response r;
+    r.body = openapi_document();
+    c.done(std::move(r));
+}
+
+void Api::Impl::dashboard(Ctx& c) {
+    Response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = dashboard_page();
+    c.done(std::move(r));
+}
+
+// ---------------------------------------------------------------- projections
+
+namespace {
+
+std::optional<bool> parse_bool(const std::string& s) {
+    if (s == "true" || s == "1") return true;
+    if (s == "false" || s == "0") return false;
+    return std::nullopt;
+}
+
+// A period bound: RFC 3339, or a local date YYYY-MM-DD (its midnight in the calendar's zone).
+std::optional<Instant> parse_bound(const std::string& s, const projections::Calendar& cal) {
+    if (auto t = events::parse_time(s)) return t;
+    if (auto d = projections::parse_date(s)) return cal.midnight(*d);
+    return std::nullopt;
+}
+
+} // namespace
+
+void Api::Impl::list_cases(Ctx& c) {
+    std::optional<std::int64_t> limit;
+    if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
+    std::optional<events::CaseState> state;
+    std::optional<events::Rung> rung;
+    std::optional<bool> overdue;
+    if (auto s = param(c, "state"); s && !(state = events::parse_enum<events::CaseState>(*s)))
+        return c.done(problem(400, "state must be one of " + events::enum_choices<events::CaseState>(), c.path));
+    if (auto s = param(c, "rung"); s && !(rung = events::parse_enum<events::Rung>(*s)))
+        return c.done(problem(400, "rung must be one of " + events::enum_choices<events::Rung>(), c.path));
+    if (auto s = param(c, "overdue"); s && !(overdue = parse_bool(*s))) return c.done(problem(400, "overdue must be true or false", c.path));
+    const auto grid = param(c, "grid"), dept = param(c, "dept"), cursor = param(c, "cursor");
+    answer(c, [&](const Model& m, Instant now) {
+        if (grid && !m.grid(*grid)) return problem(404, "unknown grid " + *grid, c.path);
+        if (dept && !m.department(*dept)) return problem(404, "unknown department " + *dept, c.path);
+        json items = json::array();
+        const auto n = static_cast<std::size_t>(limit.value_or(100));
+        std::optional<std::string> next;
+        const auto& all = m.cases();
+        for (auto it = cursor ? all.upper_bound(*cursor) : all.begin(); it != all.end(); ++it) {
+            const auto& k = it->second;
+            if ((state && k.state != *state) || (rung && k.rung != *rung) || (dept && k.dept_id != *dept) ||
+                (overdue && k.overdue(now) != *overdue) || (grid && !m.within(k.grid_id, *grid)))
+                continue;
+            if (items.size() == n) {
+                next = items.back()["case_id"].get<std::string>();
+                break;
+            }
+            items.push_back(case_json(k, now, false));
+        }
+        return ok_json({{"cases", std::move(items)}, {"next_cursor", next ? json(*next) : json(nullptr)}});
+    });
+}
+
+void Api::Impl::get_case(Ctx& c) {
+    answer(c, [&](const Model& m, Instant now) {
+        const auto* k = m.find_case(c.params[0]);
+        if (!k) return problem(404, "unknown case " + c.params[0], c.path);
+        return ok_json(case_json(*k, now, true));
+    });
+}
+
+void Api::Impl::list_grids(Ctx& c) {
+    answer(c, [&](const Model& m, Instant) { return ok_json(grid_tree(m)); });
+}
+
+void Api::Impl::get_grid(Ctx& c) {
+    answer(c, [&](const Model& m, Instant) {
+        const auto* g = m.grid(c.params[0]);
+        if (!g) return problem(404, "unknown grid " + c.params[0], c.path);
+        return ok_json(grid_json(m, *g));
+    });
+}
+
+void Api::Impl::grid_stats(Ctx& c) {
+    const auto from = param(c, "from"), to = param(c, "to");
+    answer(c, [&](const Model& m, Instant now) {
+        if (!m.grid(c.params[0])) return problem(404, "unknown grid " + c.params[0], c.path);
+        projections::Period period;
+        if (from && !(period.from = parse_bound(*from, m.config().calendar)))
+            return problem(400, "from must be an RFC 3339 time or a date YYYY-MM-DD", c.path);
+        if (to && !(period.to = parse_bound(*to, m.config().calendar)))
+            return problem(400, "to must be an RFC 3339 time or a date YYYY-MM-DD", c.path);
+        json j = projections::to_json(projections::compute_metrics(m, c.params[0], period, now));
+        j["grid_id"] = c.params[0];
+        j["from"] = period.from ? json(events::format_time(*period.from)) : json(nullptr);
+        j["to"] = period.to ? json(events::format_time(*period.to)) : json(nullptr);
+        j["evaluated_at"] = events::format_time(now);
+        return ok_json(j);
+    });
+}
+
+void Api::Impl::grid_stars(Ctx& c) {
+    const auto period = param(c, "period");
+    answer(c, [&](const Model& m, Instant now) {
+        const auto* g = m.grid(c.params[0]);
+        if (!g) return problem(404, "unknown grid " + c.params[0], c.path);
+        const auto month = period ? projections::parse_month(*period) : std::optional(projections::month_of(now, m.config().calendar));
+        if (!month) return problem(400, "period must be a month YYYY-MM", c.path);
+        const auto span = projections::month_span(*month, m.config().calendar);
+        json j = stars_json(m, *g, projections::Period{span.from, span.to}, now);
+        j["period"] = projections::format_month(*month);
+        return ok_json(j);
+    });
+}
+
+void Api::Impl::department_queue(Ctx& c) {
+    answer(c, [&](const Model& m, Instant now) {
+        if (!m.department(c.params[0])) return problem(404, "unknown department " + c.params[0], c.path);
+        std::vector<const projections::Case*> open;
+        for (const auto& [_, k] : m.cases())
+            if (k.state == events::CaseState::open && k.rung == events::Rung::department && k.dept_id == c.params[0]) open.push_back(&k);
+        std::sort(open.begin(), open.end(), [](auto* a, auto* b) { return std::tie(a->due_at, a->case_id) < std::tie(b->due_at, b->case_id); });
+        json items = json::array();
+        for (const auto* k : open) items.push_back(case_json(*k, now, false));
+        return ok_json({{"dept_id", c.params[0]}, {"cases", std::move(items)}});
+    });
+}
+
+void Api::Impl::list_members(Ctx& c) {
+    std::optional<std::int64_t> limit;
+    if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
+    projections::MemberFilter filter;
+    if (auto s = param(c, "category"); s && !(filter.category = events::parse_enum<events::MemberCategory>(*s)))
+        return c.done(problem(400, "category must be one of " + events::enum_choices<events::MemberCategory>(), c.path));
+    if (auto s = param(c, "lost_contact"); s && !(filter.lost_contact = parse_bool(*s)))
+        return c.done(problem(400, "lost_contact must be true or false", c.path));
+    filter.grid = param(c, "grid").value_or("");
+    const projections::PageRequest page{param(c, "cursor").value_or(""), static_cast<std::size_t>(limit.value_or(100))};
+    answer(c, [&](const Model& m, Instant now) {
+        if (!filter.grid.empty() && !m.grid(filter.grid)) return problem(404, "unknown grid " + filter.grid, c.path);
+        return ok_json(projections::to_json(projections::list_members(m, filter, now, page), personal(c)));
+    });
+}
+
+void Api::Impl::get_member(Ctx& c) {
+    answer(c, [&](const Model& m, Instant now) {
+        auto d = projections::member_detail(m, c.params[0], now);
+        if (!d) return problem(404, "unknown member " + c.params[0], c.path);
+        return ok_json(projections::to_json(*d, personal(c)));
+    });
+}
+
+void Api::Impl::branch_outflow(Ctx& c) {
+    std::optional<std::int64_t> limit;
+    if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
+    const auto scope_text = param(c, "scope").value_or("own");
+    if (scope_text != "own" && scope_text != "subtree") return c.done(problem(400, "scope must be own or subtree", c.path));
+    const auto scope = scope_text == "own" ? projections::BranchScope::own : projections::BranchScope::subtree;
+    const projections::PageRequest page{param(c, "cursor").value_or(""), static_cast<std::size_t>(limit.value_or(100))};
+    answer(c, [&](const Model& m, Instant) {
+        if (!m.grid(c.params[0])) return problem(404, "unknown branch " + c.params[0], c.path);
+        json j = projections::to_json(projections::outflow(m, c.params[0], scope, page), personal(c));
+        j["branch"] = c.params[0];
+        return ok_json(j);
+    });
+}
+
+void Api::Impl::branch_inflow(Ctx& c) {
+    std::optional<std::int64_t> limit;
+    if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
+    const projections::PageRequest page{param(c, "cursor").value_or(""), static_cast<std::size_t>(limit.value_or(100))};
+    answer(c, [&](const Model& m, Instant) {
+        if (!m.grid(c.params[0])) return problem(404, "unknown branch " + c.params[0], c.path);
+        json j = projections::to_json(projections::inflow(m, c.params[0], page), personal(c));
+        j["branch"] = c.params[0];
+        return ok_json(j);
+    });
+}
+
+void Api::Impl::leaderboard(Ctx& c) {
+    std::optional<std::int64_t> limit;
+    if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
+    const std::string grid = param(c, "grid").value_or("");
+    const auto month_text = param(c, "month");
+    answer(c, [&](const Model& m, Instant now) {
+        if (!grid.empty() && !m.grid(grid)) return problem(404, "unknown grid " + grid, c.path);
+        const auto month = month_text ? projections::parse_month(*month_text) : std::optional(projections::month_of(now, m.config().calendar));
+        if (!month) return problem(400, "month must be YYYY-MM", c.path);
+        return ok_json(projections::to_json(projections::vanguard_leaderboard(m, grid, *month, static_cast<std::size_t>(limit.value_or(100))),
+                                            personal(c)));
+    });
+}
+
+} // namespace gridloop::http

@@ -1,0 +1,465 @@
+// Listener and sessions: one strand per connection, async read → API → async write.
+#include "http/server.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace gridloop::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+class Session;
+
+} // namespace
+
+struct Server::Impl {
+    Api& api;
+    ServerOptions options;
+    net::io_context ioc;
+    tcp::acceptor acceptor{ioc};
+    net::signal_set signals{ioc};
+    std::vector<std::thread> threads;
+    std::atomic<bool> stopping{false};
+    std::mutex sessions_mutex;
+    std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>> sessions;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+
+    Impl(Api& a, ServerOptions o) : api(a), options(std::move(o)) {}
+    void listen();
+    void do_accept();
+    void shutdown();
+    void log(const std::string& line) {
+        if (!options.access_log) return;
+        static std::mutex m;
+        std::lock_guard lock(m);
+        *options.access_log << line << '\n' << std::flush;
+    }
+};
+
+namespace {
+
+std::string now_text() { return events::format_time(std::chrono::time_point_cast<events::Millis>(std::chrono::system_clock::now())); }
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(tcp::socket&& socket, Server::Impl& server) : stream_(std::move(socket)), server_(server), heartbeat_(stream_.get_executor()) {}
+
+    ~Session() {
+        if (hub_id_) server_.api.hub().unsubscribe(hub_id_);
+        --server_.api.stats().connections;
+    }
+
+    void start() {
+        ++server_.api.stats().connections;
+        net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+    }
+
+    // Called by the server on shutdown: idle connections close now, busy ones after their response.
+    void stop() {
+        net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            self->closing_ = true;
+            if (self->reading_ || self->sse_) {
+                beast::error_code ec;
+                self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+                self->stream_.close();
+            }
+        });
+    }
+
+private:
+    // ---- requests
+    void do_read() {
+        if (closing_) return do_close();
+        parser_.emplace();
+        parser_->body_limit(server_.options.body_limit);
+        parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+        stream_.expires_after(requests_ ? server_.options.idle_timeout : server_.options.read_timeout);
+        reading_ = true;
+        bhttp::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    }
+
+    void on_header(beast::error_code ec, std::size_t) {
+        if (!ec) {
+            // The headers are in: the rest must come within the read timeout.
+            stream_.expires_after(server_.options.read_timeout);
+            return bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+        }
+        on_read(ec, 0);
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        reading_ = false;
+        if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+            ec == net::error::connection_reset || ec == net::error::eof)
+            return do_close();
+        if (ec == bhttp::error::body_limit)
+            return send_error(413, "the body is larger than " + std::to_string(server_.options.body_limit) + " bytes");
+        if (ec == bhttp::error::header_limit)
+            return send_error(431, "the request headers are larger than " + std::to_string(server_.options.header_limit) + " bytes");
+        if (ec) return send_error(400, "malformed HTTP request: " + ec.message());
+        ++requests_;
+        started_ = std::chrono::steady_clock::now();
+        auto& msg = parser_->get();
+        Request req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        req.body = std::move(msg.body());
+        for (const auto& f : msg) {
+            std::string name(f.name_string());
+            for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            req.headers[name] = std::string(f.value());
+        }
+        keep_alive_ = msg.keep_alive();
+        head_ = msg.method() == bhttp::verb::head;
+        version_ = msg.version();
+        log_prefix_ = req.method + " " + req.target.substr(0, 200);
+        server_.api.handle(req, [self = shared_from_this()](Response r) {
+            net::dispatch(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
+        });
+    }
+
+    void send_error(int status, const std::string& detail) {
+        keep_alive_ = false;
+        version_ = 11;
+        log_prefix_ = "- -";
+        respond(problem(status, detail));
+    }
+
+    // ---- responses
+    void respond(Response r) {
+        status_ = r.status;
+        if (server_.stopping) keep_alive_ = false;
+        if (r.sse) return start_sse(r.sse->after);
+        if (r.stream) return start_chunked(std::move(r));
+        auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version_);
+        res->set(bhttp::field::server, "gridloop");
+        res->set(bhttp::field::content_type, r.content_type);
+        for (const auto& [k, v] : r.headers) res->set(k, v);
+        res->keep_alive(keep_alive_);
+        res->body() = std::move(r.body);
+        res->prepare_payload();
+        if (head_) res->body().clear(); // Content-Length stays that of the GET answer
+        bytes_ = res->body().size();
+        stream_.expires_after(server_.options.write_timeout);
+        if (head_) {
+            auto sr = std::make_shared<bhttp::response_serializer<bhttp::string_body>>(*res);
+            return bhttp::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr](beast::error_code ec, std::size_t) { self->on_write(ec); });
+        }
+        bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    }
+
+    void on_write(beast::error_code ec) {
+        access_log();
+        if (ec || !keep_alive_) return do_close();
+        do_read();
+    }
+
+    void access_log() {
+        const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count() / 1000.0;
+        server_.log(now_text() + " " + remote() + " " + log_prefix_ + " " + std::to_string(status_) + " " + std::to_string(bytes_) + " " +
+                    std::to_string(ms) + "ms");
+    }
+
+    std::string remote() {
+        beast::error_code ec;
+        auto ep = stream_.socket().remote_endpoint(ec);
+        return ec ? "-" : ep.address().to_string();
+    }
+
+    // ---- chunked bodies (NDJSON) and event streams share the header writer
+    void write_stream_header(const std::string& content_type, std::function<void()> next) {
+        header_ = std::make_unique<bhttp::response<bhttp::empty_body>>(bhttp::status::ok, version_);
+        header_->set(bhttp::field::server, "gridloop");
+        header_->set(bhttp::field::content_type, content_type);
+        header_->set(bhttp::field::cache_control, "no-cache");
+        header_->keep_alive(keep_alive_);
+        header_->chunked(true);
+        serializer_ = std::make_unique<bhttp::response_serializer<bhttp::empty_body>>(*header_);
+        stream_.expires_after(server_.options.write_timeout);
+        bhttp::async_write_header(stream_, *serializer_, [self = shared_from_this(), next = std::move(next)](beast::error_code ec, std::size_t) {
+            if (ec) return self->do_close();
+            next();
+        });
+    }
+
+    void write_chunk(std::string data, std::function<void()> next) {
+        chunk_ = std::move(data);
+        bytes_ += chunk_.size();
+        stream_.expires_after(server_.options.write_timeout);
+        net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
+                         [self = shared_from_this(), next = std::move(next)](beast::error_code ec, std::size_t) {
+                             if (ec) return self->do_close();
+                             next();
+                         });
+    }
+
+    void start_chunked(Response r) {
+        source_ = std::move(r.stream);
+        write_stream_header(r.content_type, [this] { next_chunk(); });
+    }
+
+    void next_chunk() {
+        std::string data;
+        bool more = false;
+        try {
+            more = source_(data);
+        } catch (const std::exception&) {
+            more = false; // the body ends early; the missing last-chunk tells the client
+            return do_close();
+        }
+        if (!more || server_.stopping) {
+            chunk_.clear();
+            return net::async_write(stream_, bhttp::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                self->source_ = nullptr;
+                self->on_write(ec);
+            });
+        }
+        if (data.empty()) return next_chunk();
+        write_chunk(std::move(data), [this] { next_chunk(); });
+    }
+
+    // ---- Server-Sent Events: subscribe first, catch up from the store, then go live without a gap
+    void start_sse(std::int64_t after) {
+        sse_ = true;
+        last_sent_ = after;
+        std::weak_ptr<Session> weak = shared_from_this();
+        hub_id_ = server_.api.hub().subscribe([weak, this](const std::vector<events::RawEnvelope>& rows) {
+            auto self = weak.lock();
+            if (!self) return;
+            {
+                std::lock_guard lock(live_mutex_);
+                for (const auto& r : rows) live_.emplace_back(r.position, sse_message(r));
+                if (live_.size() > server_.options.sse_backlog) overflow_ = true;
+            }
+            net::post(stream_.get_executor(), [self] { self->pump(); });
+        });
+        log_prefix_ += " (sse)";
+        write_stream_header("text/event-stream", [this] {
+            write_chunk("retry: 2000\n\n", [this] {
+                catching_up_ = true;
+                catch_up();
+            });
+            schedule_heartbeat();
+        });
+    }
+
+    static std::string sse_message(const events::RawEnvelope& r) {
+        return "id: " + std::to_string(r.position) + "\ndata: " + events::envelope_text(r) + "\n\n";
+    }
+
+    void catch_up() {
+        // One page from the store per write; live envelopes queue meanwhile.
+        thread_local std::map<std::string, std::unique_ptr<engine::StoreReader>> readers;
+        auto& reader = readers[server_.api.engine().path()];
+        std::string page;
+        std::int64_t last = last_sent_;
+        try {
+            if (!reader) reader = std::make_unique<engine::StoreReader>(server_.api.engine().path());
+            reader->scan(last_sent_, last_sent_ + 500, [&](const events::RawEnvelope& r) {
+                page += sse_message(r);
+                last = r.position;
+                return true;
+            });
+        } catch (const std::exception&) {
+            return do_close();
+        }
+        if (page.empty()) {
+            catching_up_ = false;
+            return pump();
+        }
+        last_sent_ = last;
+        write_chunk(std::move(page), [this] { catch_up(); });
+    }
+
+    void pump() {
+        if (writing_live_ || catching_up_ || !sse_ || closed_) return;
+        std::string out;
+        {
+            std::lock_guard lock(live_mutex_);
+            if (overflow_) {
+                // Too far behind: close; the client resumes from Last-Event-ID.
+                live_.clear();
+                return do_close();
+            }
+            for (auto& [pos, msg] : live_)
+                if (pos > last_sent_) {
+                    out += msg;
+                    last_sent_ = pos;
+                }
+            live_.clear();
+        }
+        if (out.empty()) return;
+        writing_live_ = true;
+        write_chunk(std::move(out), [this] {
+            writing_live_ = false;
+            pump();
+        });
+    }
+
+    void schedule_heartbeat() {
+        heartbeat_.expires_after(server_.options.heartbeat);
+        heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (ec || self->closed_) return;
+            if (!self->writing_live_ && !self->catching_up_) {
+                self->writing_live_ = true;
+                self->write_chunk(": heartbeat\n\n", [self] {
+                    self->writing_live_ = false;
+                    self->pump();
+                });
+            }
+            self->schedule_heartbeat();
+        });
+    }
+
+    void do_close() {
+        if (closed_) return;
+        closed_ = true;
+        if (hub_id_) {
+            server_.api.hub().unsubscribe(hub_id_);
+            hub_id_ = 0;
+        }
+        heartbeat_.cancel();
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.close();
+    }
+
+    beast::tcp_stream stream_;
+    Server::Impl& server_;
+    beast::flat_buffer buffer_;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+    bool keep_alive_ = false, head_ = false, reading_ = false, closing_ = false, closed_ = false;
+    unsigned version_ = 11;
+    std::uint64_t requests_ = 0;
+    int status_ = 0;
+    std::size_t bytes_ = 0;
+    std::string log_prefix_;
+    std::chrono::steady_clock::time_point started_{};
+
+    std::unique_ptr<bhttp::response<bhttp::empty_body>> header_;
+    std::unique_ptr<bhttp::response_serializer<bhttp::empty_body>> serializer_;
+    std::string chunk_;
+    ChunkSource source_;
+
+    bool sse_ = false, catching_up_ = false, writing_live_ = false;
+    std::int64_t last_sent_ = 0;
+    std::uint64_t hub_id_ = 0;
+    std::mutex live_mutex_;
+    std::deque<std::pair<std::int64_t, std::string>> live_;
+    bool overflow_ = false;
+    net::steady_timer heartbeat_;
+};
+
+} // namespace
+
+void Server::Impl::listen() {
+    beast::error_code ec;
+    const auto address = net::ip::make_address(options.address, ec);
+    if (ec) throw std::system_error(ec, "bad listen address " + options.address);
+    const tcp::endpoint ep{address, options.port};
+    acceptor.open(ep.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(net::socket_base::max_listen_connections);
+}
+
+void Server::Impl::do_accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || stopping) return;
+        if (!ec) {
+            if (static_cast<std::size_t>(api.stats().connections.load()) >= options.max_connections) {
+                // Over the cap: a short 503 and close, never a crash.
+                ++api.stats().refused_connections;
+                auto s = std::make_shared<tcp::socket>(std::move(socket));
+                auto msg = std::make_shared<std::string>(
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nConnection: close\r\nRetry-After: 1\r\n"
+                    "Content-Length: 103\r\n\r\n{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"too many connections\"}   ");
+                net::async_write(*s, net::buffer(*msg), [s, msg](beast::error_code, std::size_t) {
+                    beast::error_code ignored;
+                    s->shutdown(tcp::socket::shutdown_both, ignored);
+                });
+            } else {
+                auto session = std::make_shared<Session>(std::move(socket), *this);
+                {
+                    std::lock_guard lock(sessions_mutex);
+                    for (auto it = sessions.begin(); it != sessions.end();) it = it->expired() ? sessions.erase(it) : std::next(it);
+                    sessions.insert(session);
+                }
+                session->start();
+            }
+        }
+        do_accept();
+    });
+}
+
+void Server::Impl::shutdown() {
+    if (stopping.exchange(true)) return;
+    net::post(ioc, [this] {
+        beast::error_code ec;
+        acceptor.close(ec);
+        signals.cancel(ec);
+        std::lock_guard lock(sessions_mutex);
+        for (auto& w : sessions)
+            if (auto s = w.lock()) s->stop();
+        work.reset();
+    });
+}
+
+Server::Server(Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) { impl_->listen(); }
+
+Server::~Server() {
+    stop();
+    for (auto& t : impl_->threads)
+        if (t.joinable()) t.join();
+}
+
+unsigned short Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::run() {
+    auto& s = *impl_;
+    s.signals.add(SIGINT);
+    s.signals.add(SIGTERM);
+    s.signals.add(SIGHUP);
+    std::function<void()> wait = [&] {
+        s.signals.async_wait([&](beast::error_code ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                if (s.options.on_reload) s.options.on_reload();
+                return wait();
+            }
+            s.shutdown();
+        });
+    };
+    wait();
+    s.work.emplace(s.ioc.get_executor());
+    s.do_accept();
+    for (int i = 1; i < s.options.threads; ++i) s.threads.emplace_back([&] { s.ioc.run(); });
+    s.ioc.run();
+    for (auto& t : s.threads) t.join();
+    s.threads.clear();
+}
+
+void Server::start() {
+    auto& s = *impl_;
+    s.work.emplace(s.ioc.get_executor());
+    s.do_accept();
+    for (int i = 0; i < std::max(1, s.options.threads); ++i) s.threads.emplace_back([&] { s.ioc.run(); });
+}
+
+void Server::stop() { impl_->shutdown(); }
+
+} // namespace gridloop::http
