@@ -14,9 +14,7 @@ using testing::EngineFixture;
 
 namespace {
 
-json report(const std::string& id, const std::string& grid = "m1") {
-    return EngineFixture::ev("IssueReported", {{"case_id", id}, {"category", "garbage"}, {"description", "垃圾堆放"}, {"source", "patrol"}, {"grid_id", grid}});
-}
+json report(const std::string& id, const std::string& grid = "m1") { return EngineFixture::report(id, grid); }
 
 // A valid instance of every closed-loop event for case `id` (the escalation goes one rung up).
 std::map<std::string, json> every_case_event(const std::string& id) {

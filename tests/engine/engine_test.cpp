@@ -14,9 +14,8 @@ using testing::EngineFixture;
 
 namespace {
 
-json report(const std::string& id, const std::string& grid = "m1") {
-    return EngineFixture::ev("IssueReported", {{"case_id", id}, {"category", "noise"}, {"description", "夜间噪音"}, {"source", "resident"}, {"grid_id", grid}});
-}
+using Fixture = EngineFixture;
+json report(const std::string& id) { return Fixture::report(id); }
 
 json with_id(json j, const std::string& id) {
     j["event_id"] = id;

@@ -47,6 +47,10 @@ struct EngineFixture {
         return engine->append(engine::Submission{std::move(batch), actor, std::nullopt});
     }
     static nlohmann::json ev(const std::string& type, nlohmann::json data) { return {{"type", type}, {"data", std::move(data)}}; }
+    // A patrol report of case `id` in micro-grid `grid`.
+    static nlohmann::json report(const std::string& id, const std::string& grid = "m1") {
+        return ev("IssueReported", {{"case_id", id}, {"category", "garbage"}, {"description", "垃圾堆放"}, {"source", "patrol"}, {"grid_id", grid}});
+    }
 
     // town t → community c → grid g → micro m1, m2; micro m3 directly under c; department d serving
     // c, department far serving a second town t2.
