@@ -58,11 +58,15 @@ void Model::apply(const Envelope& env) {
                 if (auto m = members_.find(v); m != members_.end()) m->second.services.push_back({env.position, env.recorded_at, h->case_id});
     } else if (const std::string* member_id = member_id_of(ev)) {
         Member& m = members_[*member_id];
-        const std::string before = m.residence_grid;
+        const std::string before = m.residence_grid, branch_before = m.home_branch;
         apply_member(m, env);
         if (m.residence_grid != before) {
             if (!before.empty()) residents_[before].erase(m.member_id);
             residents_[m.residence_grid].emplace(m.member_id, &m);
+        }
+        if (m.home_branch != branch_before) {
+            if (!branch_before.empty()) branch_members_[branch_before].erase(m.member_id);
+            branch_members_[m.home_branch].emplace(m.member_id, &m);
         }
     }
 }
@@ -93,6 +97,13 @@ const std::vector<const Case*>& Model::cases_in(std::string_view id) const {
 std::vector<const Member*> Model::residents_of(std::string_view id) const {
     std::vector<const Member*> out;
     if (auto it = residents_.find(id); it != residents_.end())
+        for (const auto& [_, m] : it->second) out.push_back(m);
+    return out;
+}
+
+std::vector<const Member*> Model::members_of_branch(std::string_view id) const {
+    std::vector<const Member*> out;
+    if (auto it = branch_members_.find(id); it != branch_members_.end())
         for (const auto& [_, m] : it->second) out.push_back(m);
     return out;
 }

@@ -45,6 +45,8 @@ public:
     const std::vector<const Case*>& cases_in(std::string_view grid) const;
     // Members whose residence is one grid.
     std::vector<const Member*> residents_of(std::string_view grid) const;
+    // Members whose home branch is one grid, by member_id.
+    std::vector<const Member*> members_of_branch(std::string_view grid) const;
 
     template <class T> static const T* find(const ById<T>& m, std::string_view id) {
         auto it = m.find(id);
@@ -64,6 +66,7 @@ private:
     std::vector<std::string> roots_;
     ById<std::vector<const Case*>> cases_by_grid_;
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
+    ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
 };
 
 // The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.
