@@ -15,6 +15,13 @@ template <class T> using ById = std::map<std::string, T, std::less<>>;
 
 class Model {
 public:
+    // Indexes point into the entity maps: a model moves but is never copied.
+    Model() = default;
+    Model(Model&&) = default;
+    Model& operator=(Model&&) = default;
+    Model(const Model&) = delete;
+    Model& operator=(const Model&) = delete;
+
     // One fold step. The event must have been decided valid against this model.
     void apply(const events::Envelope& e);
 

@@ -37,10 +37,9 @@ half=$((events / 2))
 # Tampering: an attacker with the sqlite3 shell drops the guard and changes one byte.
 cp "$work/town.db" "$work/tampered.db"
 sqlite3 "$work/town.db" "UPDATE events SET actor='x' WHERE position=5" 2>/dev/null && fail "UPDATE must be refused"
-sqlite3 "$work/tampered.db" "DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;
-  $(sqlite3 "$work/tampered.db" "SELECT 'DROP TRIGGER ' || name || ';' FROM sqlite_master WHERE type='trigger'")
-  UPDATE events SET data = replace(data, '\"source\":\"patrol\"', '\"source\":\"hotlin\"') WHERE position = (SELECT min(position) FROM events WHERE data LIKE '%\"source\":\"patrol\"%');"
-bad=$(sqlite3 "$work/tampered.db" "SELECT min(position) FROM events WHERE data LIKE '%hotlin%'")
+sqlite3 "$work/tampered.db" "$(sqlite3 "$work/tampered.db" "SELECT 'DROP TRIGGER ' || name || ';' FROM sqlite_master WHERE type='trigger'")
+  UPDATE events SET data = replace(data, '\"source\":\"patrol\"', '\"source\":\"camerx\"') WHERE position = (SELECT min(position) FROM events WHERE data LIKE '%\"source\":\"patrol\"%');"
+bad=$(sqlite3 "$work/tampered.db" "SELECT min(position) FROM events WHERE data LIKE '%camerx%'")
 set +e
 out=$("$gridloop" verify --db "$work/tampered.db")
 code=$?

@@ -173,8 +173,8 @@ TEST_CASE("folding the same log twice gives byte-identical output; a prefix give
     for (const auto& e : log.envelopes)
         if (e.position <= 20) prefix.apply(e);
     const auto now = "2026-11-20T16:00:00";
-    CHECK(log.metrics("t", {}, now).dump() == Log::of(again).metrics("t", {}, now).dump());
-    const json p = Log::of(prefix).metrics("t", {}, "2026-11-16T12:00:00");
+    CHECK(log.metrics("t", {}, now).dump() == Log::of(std::move(again)).metrics("t", {}, now).dump());
+    const json p = Log::of(std::move(prefix)).metrics("t", {}, "2026-11-16T12:00:00");
     CHECK(p["reported"] == 4);
     CHECK(p["closed"] == 1);
 }
