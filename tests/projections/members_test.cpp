@@ -1,6 +1,7 @@
 // The member views on small hand-made logs, folded purely (no engine, no store): dual management,
 // outflow and inflow, lost contact at its threshold, the points bank by local month, and history.
 #include "projections/members.hpp"
+#include "tests/support/hand_log.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -14,34 +15,9 @@ using nlohmann::json;
 
 namespace {
 
-Instant at(const std::string& local) { return *parse_time(local + "+08:00"); }
+Instant at(const std::string& local) { return testing::shanghai(local); }
 
-struct Log {
-    Model model;
-    std::map<std::string, std::int64_t> versions;
-    std::vector<Envelope> envelopes;
-
-    void add(const std::string& local_time, const std::string& type, json data) {
-        auto posted = decode_posted({{"type", type}, {"data", std::move(data)}});
-        REQUIRE_MESSAGE(posted, (posted ? std::string() : posted.error().message));
-        Envelope e;
-        e.position = static_cast<std::int64_t>(envelopes.size()) + 1;
-        e.event = posted->event;
-        e.stream = stream_of(e.event);
-        e.version = ++versions[e.stream];
-        e.event_id = "e" + std::to_string(e.position);
-        e.recorded_at = e.occurred_at = at(local_time);
-        e.actor = "tester";
-        model.apply(e);
-        envelopes.push_back(e);
-    }
-    // The model as it stood at position p (what `as_of=p` folds).
-    Model prefix(std::int64_t p) const {
-        Model m;
-        for (const auto& e : envelopes)
-            if (e.position <= p) m.apply(e);
-        return m;
-    }
+struct Log : testing::HandLog {
     void grid(const std::string& id, const std::string& level, const std::string& parent) {
         add("2026-01-01T08:00:00", "GridDefined",
             {{"grid_id", id}, {"name", id}, {"level", level}, {"parent_id", parent.empty() ? json(nullptr) : json(parent)}});

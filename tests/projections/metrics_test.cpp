@@ -1,6 +1,7 @@
 // The contract's metrics on a small log whose figures are worked out by hand, folded purely
 // (no engine, no store): the model is a function of the envelopes alone.
 #include "projections/metrics.hpp"
+#include "tests/support/hand_log.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -11,26 +12,7 @@ using nlohmann::json;
 
 namespace {
 
-// Envelopes made by hand, in order, with per-stream versions.
-struct Log {
-    projections::Model model;
-    std::map<std::string, std::int64_t> versions;
-    std::vector<Envelope> envelopes;
-
-    void add(const std::string& local_time, const std::string& type, json data) {
-        auto posted = decode_posted({{"type", type}, {"data", std::move(data)}});
-        REQUIRE_MESSAGE(posted, (posted ? std::string() : posted.error().message));
-        Envelope e;
-        e.position = static_cast<std::int64_t>(envelopes.size()) + 1;
-        e.event = posted->event;
-        e.stream = stream_of(e.event);
-        e.version = ++versions[e.stream];
-        e.event_id = "e" + std::to_string(e.position);
-        e.recorded_at = e.occurred_at = *parse_time(local_time + "+08:00");
-        e.actor = "tester";
-        model.apply(e);
-        envelopes.push_back(e);
-    }
+struct Log : testing::HandLog {
     static Log of(projections::Model m) {
         Log l;
         l.model = std::move(m);
