@@ -23,10 +23,10 @@ std::string new_event_id() {
     return buf;
 }
 
-// A retry carries the same type, data and (when given) occurred_at as the stored event. A report
+// A retry comes from the same actor with the same type, data and (when given) occurred_at. A report
 // routed by location is compared without the grid_id the engine added.
-bool same_content(const Posted& p, const RawEnvelope& stored) {
-    if (type_name(p.event) != stored.type) return false;
+bool same_content(const Posted& p, std::string_view actor, const RawEnvelope& stored) {
+    if (type_name(p.event) != stored.type || actor != stored.actor) return false;
     if (p.occurred_at && format_time(*p.occurred_at) != stored.occurred_at) return false;
     const nlohmann::json mine = encode_data(p.event);
     if (!mine.contains("grid_id") && stored.type == IssueReported::type) {
@@ -166,7 +166,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
                 if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = to_raw(accepted[it->second]);
                 else original = store_.by_event_id(*p.event_id);
                 if (original) {
-                    if (!same_content(p, *original)) {
+                    if (!same_content(p, req.actor, *original)) {
                         error = conflict(where + "event_id " + *p.event_id + " was already used for other content (position " +
                                          std::to_string(original->position) + ")");
                         break;
@@ -175,6 +175,11 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
                     continue;
                 }
             }
+            if (req.authorize)
+                if (auto refused = req.authorize(tx, p.event)) {
+                    error = Error{refused->code, where + refused->message};
+                    break;
+                }
             auto decided = decide(tx, p, req.actor, now);
             if (!decided) {
                 error = Error{decided.error().code, where + decided.error().message};

@@ -29,10 +29,13 @@ struct Appended {
 
 // One request: its events are appended atomically (all or none) by `actor`. `at` lets trusted
 // callers (loading a scripted history) set the recorded time; otherwise the clock is read.
+// `authorize`, when set, may refuse each new event against the state it is decided on (a retry
+// of an event already stored is answered before it is asked).
 struct Submission {
     std::vector<events::Posted> events;
     std::string actor;
-    std::optional<events::Instant> at;
+    std::optional<events::Instant> at{};
+    std::function<std::optional<events::Error>(const View&, const events::Event&)> authorize{};
 };
 
 using Done = std::function<void(events::Result<Appended>)>;
