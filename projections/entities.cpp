@@ -128,7 +128,7 @@ void apply_case(Case& c, const Envelope& env, const Config& config, RungMask run
             } else if constexpr (std::is_same_v<T, IssueHandled>) {
                 c.state = CaseState::handled;
                 c.handled_at = at;
-                c.handled_on_time = at <= c.due_at;
+                c.handled_on_time = at < c.due_at; // at due_at the rung has run out (see Case::overdue)
                 c.handle_working_ms = config.calendar.between(c.reported_at, at).count();
             } else if constexpr (std::is_same_v<T, FeedbackGiven>) {
                 c.state = CaseState::fed_back;

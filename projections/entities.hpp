@@ -92,7 +92,7 @@ struct Case {
     Instant due_at{};           // when the current rung runs out (meaningful while open)
     events::Rung highest_rung = events::Rung::worker;
     std::optional<Instant> handled_at;   // the last IssueHandled
-    bool handled_on_time = false;        // that handling was at or before its rung's due_at
+    bool handled_on_time = false;        // that handling was before its rung's due_at
     std::int64_t handle_working_ms = 0;  // report → last handling, in working time
     std::optional<events::Rating> rating; // the latest
     std::optional<events::Solved> solved; // the latest

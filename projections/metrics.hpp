@@ -20,7 +20,7 @@ struct Metrics {
     std::int64_t reported = 0, open = 0, handled = 0, fed_back = 0, closed = 0, dismissed = 0;
     std::int64_t overdue = 0;           // open past due_at
     std::int64_t closed_solved = 0;     // closed with solved = yes
-    std::int64_t handled_on_time = 0;   // handled (not open again) at or before due_at
+    std::int64_t handled_on_time = 0;   // handled (not open again) before the due_at of the rung that handled it
     std::int64_t handled_total = 0;     // handled at least once and not open again
     std::int64_t rated = 0;             // cases rated at least once
     std::int64_t ratings = 0;           // ratings given (a reopened case is rated more than once)

@@ -49,10 +49,14 @@ void Model::apply(const Envelope& env) {
         config_.version = env.version;
     } else if (const std::string* case_id = case_id_of(ev)) {
         auto [it, fresh] = cases_.try_emplace(*case_id);
+        Case& c = it->second;
+        auto queued = [&c] { return c.state == CaseState::open && c.rung == Rung::department && c.dept_id; };
+        if (queued()) dept_queues_[*c.dept_id].erase({c.due_at, c.case_id});
         RungMask rungs = 0;
         if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
-        apply_case(it->second, env, config_, rungs);
-        if (fresh) cases_by_grid_[it->second.grid_id].push_back(&it->second);
+        apply_case(c, env, config_, rungs);
+        if (fresh) cases_by_grid_[c.grid_id].push_back(&c);
+        if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
         if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
             for (const auto& v : *h->volunteers)
                 if (auto m = members_.find(v); m != members_.end()) m->second.services.push_back({env.position, env.recorded_at, h->case_id});
@@ -98,6 +102,13 @@ std::vector<const Member*> Model::residents_of(std::string_view id) const {
     std::vector<const Member*> out;
     if (auto it = residents_.find(id); it != residents_.end())
         for (const auto& [_, m] : it->second) out.push_back(m);
+    return out;
+}
+
+std::vector<const Case*> Model::department_queue(std::string_view dept_id) const {
+    std::vector<const Case*> out;
+    if (auto it = dept_queues_.find(dept_id); it != dept_queues_.end())
+        for (const auto& [_, c] : it->second) out.push_back(c);
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gridloop::projections {
@@ -54,6 +55,9 @@ public:
     std::vector<const Member*> residents_of(std::string_view grid) const;
     // Members whose home branch is one grid, by member_id.
     std::vector<const Member*> members_of_branch(std::string_view grid) const;
+    // Open cases on one department, oldest due_at first (ties by case_id). Whether each is overdue
+    // depends on the time asked about: Case::overdue(now).
+    std::vector<const Case*> department_queue(std::string_view dept_id) const;
 
     template <class T> static const T* find(const ById<T>& m, std::string_view id) {
         auto it = m.find(id);
@@ -74,6 +78,7 @@ private:
     ById<std::vector<const Case*>> cases_by_grid_;
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
+    ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
 };
 
 // The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.
