@@ -387,6 +387,9 @@ int serve(engine::Engine& engine, const std::string& tokens_path, const std::str
         }
     };
     http::Server server(api, options);
+    // The engine's own time-outs: what ran out while the server was down at once, then each on time.
+    engine::Scheduler scheduler(engine);
+    scheduler.start();
     out << "gridloop serving " << engine.path() << " on http://" << host << ":" << server.port() << "/ (head position "
         << engine.head().position << ")" << std::endl;
     if (on_listening) on_listening(server.port());
@@ -453,7 +456,8 @@ int cmd_demo(const Args& a, std::ostream& out, std::ostream& err, const Usage& u
         return true;
     });
     if (int code = report_load(r, err)) return code;
-    out << "built the sample town into " << db << ": " << r.appended << " events\n\n";
+    out << "built the sample town into " << db << ": " << r.appended << " events, " << r.timeouts
+        << " of them time-outs the engine wrote (cases that climbed by themselves)\n\n";
     engine.read([&](const projections::Model& m) { print_tree(m, clock.now(), out); });
     if (a.has("no-serve")) return 0;
     auto where = parse_listen(a.get("listen").value_or("127.0.0.1:8080"));
