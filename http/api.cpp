@@ -595,6 +595,8 @@ void Api::Impl::get_events(Ctx& c) {
 void Api::Impl::get_stream(Ctx& c) {
     std::optional<std::int64_t> as_of;
     if (!number(c, "as_of", 1, std::numeric_limits<std::int64_t>::max(), as_of)) return;
+    if (const auto head = engine.head().position; as_of && *as_of > head)
+        return c.done(problem(422, "as_of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head), c.path));
     const std::string& name = c.params[0];
     const auto rows = reader().stream(name, as_of.value_or(std::numeric_limits<std::int64_t>::max()));
     if (rows.empty()) return c.done(problem(404, "no stream " + name + (as_of ? " as of " + std::to_string(*as_of) : ""), c.path));
