@@ -208,6 +208,18 @@ struct Api::Impl {
     Api& api;
     Options options;
 
+    // The engine keeps its commit observers for its whole life; this link lets the one registered
+    // by the API go quiet when the API is destroyed before the engine.
+    struct CommitLink {
+        std::mutex mutex;
+        Hub* hub = nullptr;
+    };
+    std::shared_ptr<CommitLink> link = std::make_shared<CommitLink>();
+    ~Impl() {
+        std::lock_guard lock(link->mutex);
+        link->hub = nullptr;
+    }
+
     using Handler = void (Impl::*)(Ctx&);
     struct Route {
         const char* method;
@@ -445,7 +457,11 @@ struct Api::Impl {
 
 Api::Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth, Options options)
     : engine_(engine), auth_(std::move(auth)), options_(options), impl_(std::make_unique<Impl>(engine, *this, options)) {
-    engine_.on_commit([this](const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>& rows) { hub_.publish(rows); });
+    impl_->link->hub = &hub_;
+    engine_.on_commit([link = impl_->link](const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>& rows) {
+        std::lock_guard lock(link->mutex);
+        if (link->hub) link->hub->publish(rows);
+    });
 }
 
 Api::~Api() = default;
