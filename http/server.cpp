@@ -236,6 +236,9 @@ private:
     void start_sse(std::int64_t after) {
         sse_ = true;
         last_sent_ = after;
+        // Live envelopes only queue until the catch-up from the store is done: sent earlier, they
+        // would overtake the catch-up and advance last_sent_ past events not yet sent.
+        catching_up_ = true;
         std::weak_ptr<Session> weak = shared_from_this();
         hub_id_ = server_.api.hub().subscribe([weak, this](const std::vector<events::RawEnvelope>& rows) {
             auto self = weak.lock();
@@ -249,10 +252,7 @@ private:
         });
         log_prefix_ += " (sse)";
         write_stream_header("text/event-stream", [this] {
-            write_chunk("retry: 2000\n\n", [this] {
-                catching_up_ = true;
-                catch_up();
-            });
+            write_chunk("retry: 2000\n\n", [this] { catch_up(); });
             schedule_heartbeat();
         });
     }
