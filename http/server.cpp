@@ -72,11 +72,9 @@ public:
     void stop() {
         net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
             self->closing_ = true;
-            if (self->reading_ || self->sse_) {
-                beast::error_code ec;
-                self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-                self->stream_.close();
-            }
+            // do_close also cancels an event stream's heartbeat timer, which would otherwise hold
+            // the server's threads until it fires.
+            if (self->reading_ || self->sse_) self->do_close();
         });
     }
 
