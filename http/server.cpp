@@ -211,6 +211,8 @@ private:
     }
 
     void next_chunk() {
+        // Stopping: end without the last chunk, so the client sees a cut stream, never a complete-looking short one.
+        if (server_.stopping) return do_close();
         std::string data;
         bool more = false;
         try {
@@ -219,7 +221,7 @@ private:
             more = false; // the body ends early; the missing last-chunk tells the client
             return do_close();
         }
-        if (!more || server_.stopping) {
+        if (!more) {
             chunk_.clear();
             return net::async_write(stream_, bhttp::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
                 self->source_ = nullptr;
