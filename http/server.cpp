@@ -125,8 +125,11 @@ private:
         head_ = msg.method() == bhttp::verb::head;
         version_ = msg.version();
         log_prefix_ = req.method + " " + req.target.substr(0, 200);
-        server_.api.handle(req, [self = shared_from_this()](Response r) {
-            net::dispatch(self->stream_.get_executor(), [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
+        // Counted as work, so that run() does not return (and the API is not destroyed) while the
+        // engine still owes this request its answer.
+        auto work = net::prefer(server_.ioc.get_executor(), net::execution::outstanding_work.tracked);
+        server_.api.handle(req, [self = shared_from_this(), work](Response r) {
+            net::dispatch(self->stream_.get_executor(), [self, r = std::move(r), work]() mutable { self->respond(std::move(r)); });
         });
     }
 
