@@ -388,9 +388,10 @@ void Server::Impl::do_accept() {
                 // Over the cap: a short 503 and close, never a crash.
                 ++api.stats().refused_connections;
                 auto s = std::make_shared<tcp::socket>(std::move(socket));
+                static const std::string body = problem(503, "too many connections").body;
                 auto msg = std::make_shared<std::string>(
                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nConnection: close\r\nRetry-After: 1\r\n"
-                    "Content-Length: 103\r\n\r\n{\"type\":\"about:blank\",\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"too many connections\"}   ");
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
                 net::async_write(*s, net::buffer(*msg), [s, msg](beast::error_code, std::size_t) {
                     beast::error_code ignored;
                     s->shutdown(tcp::socket::shutdown_both, ignored);
