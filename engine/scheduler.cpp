@@ -56,7 +56,6 @@ struct Scheduler::State {
     std::condition_variable cv;
     std::set<std::pair<Instant, std::string>> queue; // open cases by (due_at, case_id)
     std::unordered_map<std::string, Entry> by_case;  // the entry of each case in `queue`
-    std::unordered_map<std::string, std::int64_t> seen; // last version seen of every case ever updated
     std::deque<std::string> refusals;
     bool woken = false, stopping = false;
 
@@ -65,22 +64,27 @@ struct Scheduler::State {
         return queue.begin()->first;
     }
 
-    // Takes the case as the model shows it now; an older version than one already taken is ignored,
-    // so a slow reader can never overwrite fresher news. Returns whether the earliest due changed.
+    // Takes the case as the model shows it now. Returns whether the earliest due changed.
     bool update(const std::string& id, const std::optional<Seen>& c) {
         const auto before = earliest();
-        const std::int64_t version = c ? c->version : 0;
-        if (auto it = seen.find(id); it != seen.end() && it->second > version) return false;
-        seen[id] = version;
         if (auto it = by_case.find(id); it != by_case.end()) {
             queue.erase({it->second.due, id});
             by_case.erase(it);
         }
         if (c && c->open) {
             queue.emplace(c->due, id);
-            by_case.emplace(id, Entry{c->due, version});
+            by_case.emplace(id, Entry{c->due, c->version});
         }
         return earliest() != before;
+    }
+
+    // The same from a reader that may be late: the observer and the initial build read the model
+    // as of the last commit, but run_due reads it before appending and writes back afterwards. Only
+    // an entry still at the version read (or older) is corrected; one the observer removed stays out.
+    void correct(const std::string& id, const std::optional<Seen>& c) {
+        auto it = by_case.find(id);
+        if (it == by_case.end() || (c && it->second.version > c->version)) return;
+        update(id, c);
     }
 
     void refused(std::string message) {
@@ -188,7 +192,7 @@ std::size_t Scheduler::run_due(Instant now) {
     });
     if (!stale.empty()) {
         std::lock_guard lock(state_->mutex);
-        for (const auto& [id, c] : stale) state_->update(id, c);
+        for (const auto& [id, c] : stale) state_->correct(id, c);
     }
     std::sort(due.begin(), due.end(), by_due);
 
