@@ -144,6 +144,11 @@ private:
     void respond(Response r) {
         status_ = r.status;
         if (server_.stopping) keep_alive_ = false;
+        if (head_) {
+            // HEAD: the headers only; a stream's body would desynchronise the connection.
+            r.sse.reset();
+            r.stream = nullptr;
+        }
         if (r.sse) return start_sse(r.sse->after);
         if (r.stream) return start_chunked(std::move(r));
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version_);
