@@ -73,8 +73,9 @@ public:
         net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
             self->closing_ = true;
             // do_close also cancels an event stream's heartbeat timer, which would otherwise hold
-            // the server's threads until it fires.
-            if (self->reading_ || self->sse_) self->do_close();
+            // the server's threads until it fires. A chunked stream is cut as well (it would end
+            // without its last chunk anyway) rather than wait up to write_timeout on a slow reader.
+            if (self->reading_ || self->sse_ || self->source_) self->do_close();
         });
     }
 
