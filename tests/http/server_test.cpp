@@ -703,11 +703,12 @@ TEST_CASE("server: garbage, invalid bytes and malformed requests → 400, and th
     CHECK(f.healthy());
 }
 
-TEST_CASE("server: stop() returns promptly with an event stream, a stalled client and an idle connection open") {
+TEST_CASE("server: stop() returns promptly with an event stream, a stalled client, an idle connection and a deaf reader open") {
     auto o = quick_options();
     o.heartbeat = 10s;
     o.read_timeout = 10s;
     o.idle_timeout = 10s;
+    o.write_timeout = 10s;
     ServerFixture f(o);
     auto sse = open_sse(f.port, "/v1/subscribe?after=0");
     check_consecutive(read_ids_until(sse, 9), 1, 9);
@@ -716,6 +717,16 @@ TEST_CASE("server: stop() returns promptly with an event stream, a stalled clien
     Connection idle(f.port);
     REQUIRE(idle.send(testing::request_text("GET", "/healthz")));
     REQUIRE(idle.read_response(deadline_in(5s)).has_value());
+    // A client that asks for a long NDJSON stream and reads none of it.
+    for (int b = 0; b < 20; ++b) {
+        json batch = json::array();
+        for (int i = 0; i < 1000; ++i) batch.push_back(report("q-" + std::to_string(b) + "-" + std::to_string(i)));
+        REQUIRE(f.post(json{{"events", batch}}).status == 201);
+    }
+    Connection deaf(f.port, 4096);
+    REQUIRE(deaf.send(testing::request_text("GET", "/v1/events", {}, {{"Authorization", "Bearer " + admin}, {"Accept", "application/x-ndjson"}})));
+    REQUIRE(deaf.read_head(deadline_in(5s)).has_value());
+    std::this_thread::sleep_for(200ms); // the server fills the socket buffers and its write then waits on the client
     const auto t0 = std::chrono::steady_clock::now();
     auto stopping = std::async(std::launch::async, [&] { f.server.reset(); });
     REQUIRE_MESSAGE(stopping.wait_for(15s) == std::future_status::ready, "the server did not stop");

@@ -53,9 +53,11 @@ inline std::string lower(std::string s) {
 class Connection {
 public:
     // Connects to 127.0.0.1:port; throws std::runtime_error when the connection cannot be made.
-    explicit Connection(unsigned short port) {
+    // A small receive_buffer (bytes) makes a client that does not read push back on the server soon.
+    explicit Connection(unsigned short port, int receive_buffer = 0) {
         fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+        if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(port);
