@@ -79,5 +79,7 @@ events::Result<events::Event> decide(const View& view, const events::Posted& pos
 
 // The subject the engine itself writes as; no token may claim it.
 inline constexpr std::string_view system_actor = "system";
+// Event ids the engine gives its own time-outs; nobody else may take them.
+inline constexpr std::string_view timeout_id_prefix = "timeout-";
 
 } // namespace gridloop::engine

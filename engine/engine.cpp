@@ -161,6 +161,11 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
                 error = Error{errc::forbidden, where + "event.actor " + *p.actor + " is not the authenticated subject " + req.actor};
                 break;
             }
+            if (p.event_id && p.event_id->starts_with(timeout_id_prefix) && req.actor != system_actor) {
+                error = unprocessable(where + "event_id " + *p.event_id + ": ids beginning with \"" + std::string(timeout_id_prefix) +
+                                      "\" are the engine's own");
+                break;
+            }
             if (p.event_id) {
                 std::optional<RawEnvelope> original;
                 if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = to_raw(accepted[it->second]);

@@ -94,10 +94,10 @@ struct Scheduler::State {
 };
 
 std::string Scheduler::timeout_event_id(const std::string& case_id, std::int64_t version) {
-    std::string id = "timeout-" + case_id + "-v" + std::to_string(version);
+    std::string id = std::string(timeout_id_prefix) + case_id + "-v" + std::to_string(version);
     if (id.size() <= 64) return id;
     // A long case id: still deterministic, still unique per (case, version).
-    return "timeout-" + sha256_hex(case_id).substr(0, 40) + "-v" + std::to_string(version);
+    return std::string(timeout_id_prefix) + sha256_hex(case_id).substr(0, 40) + "-v" + std::to_string(version);
 }
 
 namespace {

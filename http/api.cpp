@@ -2,6 +2,7 @@
 #include "http/api.hpp"
 
 #include "engine/verify.hpp"
+#include "http/access.hpp"
 #include "http/views.hpp"
 #include "projections/members.hpp"
 #include "projections/metrics.hpp"
@@ -428,6 +429,19 @@ struct Api::Impl {
 
     bool personal(const Ctx& c) const { return c.who.role != Role::dashboard; }
 
+    // For a scoped principal a missing target and one outside the scope answer alike (403), so
+    // probing reveals nothing; others get 404 for a missing target.
+    Response not_visible(const Ctx& c, const std::string& what, bool exists) const {
+        if (sees_everything(c.who) && !exists) return problem(404, "unknown " + what, c.path);
+        return problem(403, what + " is not within your scope (" + std::string(to_string(c.who.role)) + ")", c.path);
+    }
+    // The grid a subtree view is about: the one asked for, or the principal's only scope grid.
+    std::optional<std::string> subtree_of(const Ctx& c, const std::string& asked) const {
+        if (!asked.empty() || sees_everything(c.who)) return asked;
+        if (c.who.scope.size() == 1) return c.who.scope.front();
+        return std::nullopt;
+    }
+
     // ------------------------------------------------ handlers (bodies in views.cpp and below)
     void post_events(Ctx& c);
     void get_events(Ctx& c);
@@ -535,7 +549,11 @@ void Api::Impl::post_events(Ctx& c) {
         if (!p) return c.done(problem(status_of(p.error().code), p.error().message, c.path));
         posted.push_back(std::move(*p));
     }
-    engine.submit(engine::Submission{std::move(posted), c.who.subject, std::nullopt},
+    auto authorize = [who = c.who](const engine::View& state, const events::Event& e) -> std::optional<events::Error> {
+        if (auto rule = forbidden_post(who, state, e)) return events::Error{events::errc::forbidden, *rule};
+        return std::nullopt;
+    };
+    engine.submit(engine::Submission{std::move(posted), c.who.subject, std::nullopt, std::move(authorize)},
                   [done = std::move(c.done), batch, path = c.path](events::Result<engine::Appended> r) {
                       if (!r) return done(problem(status_of(r.error().code), r.error().message, path));
                       const int status = r->created ? 201 : 200;
@@ -749,8 +767,11 @@ void Api::Impl::list_cases(Ctx& c) {
     if (auto s = param(c, "overdue"); s && !(overdue = parse_bool(*s))) return c.done(problem(400, "overdue must be true or false", c.path));
     const auto grid = param(c, "grid"), dept = param(c, "dept"), cursor = param(c, "cursor");
     answer(c, [&](const Model& m, Instant now) {
+        if (grid && !sees_grid(c.who, m, *grid)) return not_visible(c, "grid " + *grid, m.grid(*grid));
         if (grid && !m.grid(*grid)) return problem(404, "unknown grid " + *grid, c.path);
+        if (dept && !sees_department(c.who, *dept)) return not_visible(c, "department " + *dept, m.department(*dept));
         if (dept && !m.department(*dept)) return problem(404, "unknown department " + *dept, c.path);
+        const bool everything = sees_everything(c.who);
         json items = json::array();
         const auto n = static_cast<std::size_t>(limit.value_or(100));
         std::optional<std::string> next;
@@ -758,7 +779,7 @@ void Api::Impl::list_cases(Ctx& c) {
         for (auto it = cursor ? all.upper_bound(*cursor) : all.begin(); it != all.end(); ++it) {
             const auto& k = it->second;
             if ((state && k.state != *state) || (rung && k.rung != *rung) || (dept && k.dept_id != *dept) ||
-                (overdue && k.overdue(now) != *overdue) || (grid && !m.within(k.grid_id, *grid)))
+                (overdue && k.overdue(now) != *overdue) || (grid && !m.within(k.grid_id, *grid)) || (!everything && !sees_case(c.who, m, k)))
                 continue;
             if (items.size() == n) {
                 next = items.back()["case_id"].get<std::string>();
@@ -773,7 +794,7 @@ void Api::Impl::list_cases(Ctx& c) {
 void Api::Impl::get_case(Ctx& c) {
     answer(c, [&](const Model& m, Instant now) {
         const auto* k = m.find_case(c.params[0]);
-        if (!k) return problem(404, "unknown case " + c.params[0], c.path);
+        if (!k || !sees_case(c.who, m, *k)) return not_visible(c, "case " + c.params[0], k);
         return ok_json(case_json(*k, now, true));
     });
 }
@@ -793,6 +814,7 @@ void Api::Impl::get_grid(Ctx& c) {
 void Api::Impl::grid_stats(Ctx& c) {
     const auto from = param(c, "from"), to = param(c, "to");
     answer(c, [&](const Model& m, Instant now) {
+        if (!reads_grid_views(c.who) || !sees_grid(c.who, m, c.params[0])) return not_visible(c, "grid " + c.params[0], m.grid(c.params[0]));
         if (!m.grid(c.params[0])) return problem(404, "unknown grid " + c.params[0], c.path);
         projections::Period period;
         if (from && !(period.from = parse_bound(*from, m.config().calendar)))
@@ -812,6 +834,7 @@ void Api::Impl::grid_stars(Ctx& c) {
     const auto period = param(c, "period");
     answer(c, [&](const Model& m, Instant now) {
         const auto* g = m.grid(c.params[0]);
+        if (!reads_grid_views(c.who) || !sees_grid(c.who, m, c.params[0])) return not_visible(c, "grid " + c.params[0], g);
         if (!g) return problem(404, "unknown grid " + c.params[0], c.path);
         const auto month = period ? projections::parse_month(*period) : std::optional(projections::month_of(now, m.config().calendar));
         if (!month) return problem(400, "period must be a month YYYY-MM", c.path);
@@ -824,13 +847,11 @@ void Api::Impl::grid_stars(Ctx& c) {
 
 void Api::Impl::department_queue(Ctx& c) {
     answer(c, [&](const Model& m, Instant now) {
+        if (!sees_department(c.who, c.params[0])) return not_visible(c, "department " + c.params[0], m.department(c.params[0]));
         if (!m.department(c.params[0])) return problem(404, "unknown department " + c.params[0], c.path);
-        std::vector<const projections::Case*> open;
-        for (const auto& [_, k] : m.cases())
-            if (k.state == events::CaseState::open && k.rung == events::Rung::department && k.dept_id == c.params[0]) open.push_back(&k);
-        std::sort(open.begin(), open.end(), [](auto* a, auto* b) { return std::tie(a->due_at, a->case_id) < std::tie(b->due_at, b->case_id); });
         json items = json::array();
-        for (const auto* k : open) items.push_back(case_json(*k, now, false));
+        for (const auto* k : m.department_queue(c.params[0]))
+            if (sees_case(c.who, m, *k)) items.push_back(case_json(*k, now, false));
         return ok_json({{"dept_id", c.params[0]}, {"cases", std::move(items)}});
     });
 }
@@ -843,9 +864,13 @@ void Api::Impl::list_members(Ctx& c) {
         return c.done(problem(400, "category must be one of " + events::enum_choices<events::MemberCategory>(), c.path));
     if (auto s = param(c, "lost_contact"); s && !(filter.lost_contact = parse_bool(*s)))
         return c.done(problem(400, "lost_contact must be true or false", c.path));
-    filter.grid = param(c, "grid").value_or("");
+    const auto grid = subtree_of(c, param(c, "grid").value_or(""));
+    if (!grid) return c.done(problem(400, "grid is required: your scope holds several grids", c.path));
+    filter.grid = *grid;
     const projections::PageRequest page{param(c, "cursor").value_or(""), static_cast<std::size_t>(limit.value_or(100))};
     answer(c, [&](const Model& m, Instant now) {
+        if (!reads_grid_views(c.who) || (!filter.grid.empty() && !sees_grid(c.who, m, filter.grid)))
+            return not_visible(c, "grid " + filter.grid, m.grid(filter.grid));
         if (!filter.grid.empty() && !m.grid(filter.grid)) return problem(404, "unknown grid " + filter.grid, c.path);
         return ok_json(projections::to_json(projections::list_members(m, filter, now, page), personal(c)));
     });
@@ -853,8 +878,9 @@ void Api::Impl::list_members(Ctx& c) {
 
 void Api::Impl::get_member(Ctx& c) {
     answer(c, [&](const Model& m, Instant now) {
+        const auto* member = m.member(c.params[0]);
+        if (!member || !sees_member(c.who, m, *member)) return not_visible(c, "member " + c.params[0], member);
         auto d = projections::member_detail(m, c.params[0], now);
-        if (!d) return problem(404, "unknown member " + c.params[0], c.path);
         return ok_json(projections::to_json(*d, personal(c)));
     });
 }
@@ -867,6 +893,7 @@ void Api::Impl::branch_outflow(Ctx& c) {
     const auto scope = scope_text == "own" ? projections::BranchScope::own : projections::BranchScope::subtree;
     const projections::PageRequest page{param(c, "cursor").value_or(""), static_cast<std::size_t>(limit.value_or(100))};
     answer(c, [&](const Model& m, Instant) {
+        if (!reads_grid_views(c.who) || !sees_grid(c.who, m, c.params[0])) return not_visible(c, "branch " + c.params[0], m.grid(c.params[0]));
         if (!m.grid(c.params[0])) return problem(404, "unknown branch " + c.params[0], c.path);
         json j = projections::to_json(projections::outflow(m, c.params[0], scope, page), personal(c));
         j["branch"] = c.params[0];
@@ -879,6 +906,7 @@ void Api::Impl::branch_inflow(Ctx& c) {
     if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
     const projections::PageRequest page{param(c, "cursor").value_or(""), static_cast<std::size_t>(limit.value_or(100))};
     answer(c, [&](const Model& m, Instant) {
+        if (!reads_grid_views(c.who) || !sees_grid(c.who, m, c.params[0])) return not_visible(c, "branch " + c.params[0], m.grid(c.params[0]));
         if (!m.grid(c.params[0])) return problem(404, "unknown branch " + c.params[0], c.path);
         json j = projections::to_json(projections::inflow(m, c.params[0], page), personal(c));
         j["branch"] = c.params[0];
@@ -889,9 +917,12 @@ void Api::Impl::branch_inflow(Ctx& c) {
 void Api::Impl::leaderboard(Ctx& c) {
     std::optional<std::int64_t> limit;
     if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
-    const std::string grid = param(c, "grid").value_or("");
+    const auto asked = subtree_of(c, param(c, "grid").value_or(""));
+    if (!asked) return c.done(problem(400, "grid is required: your scope holds several grids", c.path));
+    const std::string grid = *asked;
     const auto month_text = param(c, "month");
     answer(c, [&](const Model& m, Instant now) {
+        if (!reads_grid_views(c.who) || (!grid.empty() && !sees_grid(c.who, m, grid))) return not_visible(c, "grid " + grid, m.grid(grid));
         if (!grid.empty() && !m.grid(grid)) return problem(404, "unknown grid " + grid, c.path);
         const auto month = month_text ? projections::parse_month(*month_text) : std::optional(projections::month_of(now, m.config().calendar));
         if (!month) return problem(400, "month must be YYYY-MM", c.path);

@@ -81,6 +81,7 @@ Tokens Tokens::parse(const std::string& text) {
         auto role = e.contains("role") && e["role"].is_string() ? parse_role(e["role"].get<std::string>()) : std::nullopt;
         if (!role) fail("\"role\" must be one of admin, worker, micro_head, grid_head, town_head, department_staff, auditor, dashboard");
         entry.who.role = *role;
+        const bool needs_scope = entry.who.role != Role::admin && entry.who.role != Role::auditor && entry.who.role != Role::dashboard;
         if (e.contains("scope")) {
             if (!e["scope"].is_array()) fail("\"scope\" must be an array of grid or department ids");
             for (const auto& s : e["scope"]) {
@@ -88,6 +89,8 @@ Tokens Tokens::parse(const std::string& text) {
                 entry.who.scope.push_back(s.get<std::string>());
             }
         }
+        if (needs_scope && entry.who.scope.empty())
+            fail("role " + std::string(to_string(entry.who.role)) + " needs a \"scope\": the grids (or, for department staff, the departments) it acts in");
         for (const auto& other : out.entries_)
             if (other.sha256 == entry.sha256) fail("repeats the token of another entry");
         out.entries_.push_back(std::move(entry));

@@ -206,3 +206,13 @@ TEST_CASE("reopening folds the same model; as_of folds a prefix") {
     CHECK(prefix.cases().size() == 2); // positions 10 and 12 report, 11 handles
 }
 }
+
+TEST_CASE("event ids of the engine's own time-outs are reserved") {
+    EngineFixture f;
+    f.small_town();
+    auto r = f.post(with_id(report("a"), "timeout-a-v1"), "p-1");
+    REQUIRE(!r);
+    CHECK(r.error().code == errc::unprocessable);
+    CHECK(r.error().message.find("engine's own") != std::string::npos);
+    CHECK(f.post(with_id(report("a"), "timeout-a-v1"), "system"));
+}
