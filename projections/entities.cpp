@@ -108,6 +108,7 @@ void apply_case(Case& c, const Envelope& env, const Config& config, RungMask run
                 c.reported_at = at;
                 start_clock(c, config, at);
             } else if constexpr (std::is_same_v<T, IssueEscalated>) {
+                if (e.automatic) ++c.timeouts;
                 if (e.to_rung == Rung::department) {
                     c.dispatched_from = c.rung;
                     c.dept_id = e.dept_id;
@@ -124,6 +125,7 @@ void apply_case(Case& c, const Envelope& env, const Config& config, RungMask run
                 c.rung = rung_at_or_above(c.rungs, back).value_or(Rung::worker);
                 start_clock(c, config, at);
             } else if constexpr (std::is_same_v<T, IssueSupervised>) {
+                if (env.actor == "system") ++c.timeouts;
                 start_clock(c, config, at);
             } else if constexpr (std::is_same_v<T, IssueHandled>) {
                 c.state = CaseState::handled;

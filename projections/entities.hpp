@@ -92,6 +92,7 @@ struct Case {
     Instant due_at{};           // when the current rung runs out (meaningful while open)
     events::Rung highest_rung = events::Rung::worker;
     std::optional<Instant> handled_at;   // the last IssueHandled
+    std::int64_t timeouts = 0;           // rungs that ran out: the engine's own escalations and supervisions
     bool handled_on_time = false;        // that handling was before its rung's due_at
     std::int64_t handle_working_ms = 0;  // report → last handling, in working time
     std::optional<events::Rating> rating; // the latest

@@ -42,6 +42,7 @@ Metrics compute_metrics(const Model& model, std::string_view root, const Period&
             case CaseState::dismissed: ++m.dismissed; break;
             }
             if (c->overdue(now)) ++m.overdue;
+            if (c->timeouts > 0) ++m.timed_out;
             if (c->state == CaseState::closed && c->solved == Solved::yes) ++m.closed_solved;
             if (c->handled_at && c->state != CaseState::open && c->state != CaseState::dismissed) {
                 ++m.handled_total;
@@ -82,6 +83,7 @@ nlohmann::json to_json(const Metrics& m) {
         {"dismissed", m.dismissed},
         {"overdue", m.overdue},
         {"ratings", m.ratings},
+        {"timed_out", m.timed_out},
         {"closure_rate", rate(m.closure_rate())},
         {"solve_rate", rate(m.solve_rate())},
         {"on_time_rate", rate(m.on_time_rate())},

@@ -18,7 +18,8 @@ struct Period {
 
 struct Metrics {
     std::int64_t reported = 0, open = 0, handled = 0, fed_back = 0, closed = 0, dismissed = 0;
-    std::int64_t overdue = 0;           // open past due_at
+    std::int64_t overdue = 0;
+    std::int64_t timed_out = 0;         // ran out of time on some rung at least once (the engine acted)           // open past due_at
     std::int64_t closed_solved = 0;     // closed with solved = yes
     std::int64_t handled_on_time = 0;   // handled (not open again) before the due_at of the rung that handled it
     std::int64_t handled_total = 0;     // handled at least once and not open again

@@ -208,6 +208,7 @@ TEST_CASE("time limits: on_time_rate and median_handle_hours worked out by hand,
     CHECK(m.handled_total == 3);   // A, B, C
     CHECK(m.handled_on_time == 2); // A, B
     CHECK(m.overdue == 1);         // D
+    CHECK(m.timed_out == 1);       // A climbed by itself (D has run out, but the engine has not acted yet)
     REQUIRE(m.on_time_rate());
     CHECK(*m.on_time_rate() == doctest::Approx(2.0 / 4));
     REQUIRE(m.median_handle_hours);
