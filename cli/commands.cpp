@@ -296,7 +296,10 @@ int cmd_verify(const Args& a, std::ostream& out, std::ostream& err, const Usage&
         out << "ok: " << r.checked << " events verified; head position " << head.position << " hash " << head.hash << "\n";
         return 0;
     }
-    out << "BROKEN at position " << r.first_bad_position.value_or(0) << ": " << r.problem << " (" << r.checked
+    // The problem usually names the position itself ("position 17: hash does not match its content").
+    const std::string prefix = "position " + std::to_string(r.first_bad_position.value_or(0)) + ": ";
+    const std::string what = r.problem.rfind(prefix, 0) == 0 ? r.problem.substr(prefix.size()) : r.problem;
+    out << "BROKEN at position " << r.first_bad_position.value_or(0) << ": " << what << " (" << r.checked
         << " events checked)\n";
     return 1;
 }
