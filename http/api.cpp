@@ -229,39 +229,15 @@ struct Api::Impl {
         Handler handler;
         std::vector<std::string> segments;
     };
-    std::vector<Route> routes;
+    // The one table of routes: dispatch, metrics labels and the OpenAPI test all read it.
+    static const std::vector<Route>& route_table();
+    const std::vector<Route>& routes = route_table();
 
     // Past models for as_of, most recent use first.
     std::mutex cache_mutex;
     std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>> cache;
 
-    Impl(engine::Engine& e, Api& a, Options o) : engine(e), api(a), options(o) {
-        routes = {
-            {"POST", "/v1/events", Access::write, &Impl::post_events, {}},
-            {"GET", "/v1/events", Access::raw, &Impl::get_events, {}},
-            {"GET", "/v1/streams/{stream}", Access::raw, &Impl::get_stream, {}},
-            {"GET", "/v1/subscribe", Access::raw, &Impl::subscribe, {}},
-            {"GET", "/v1/cases", Access::read, &Impl::list_cases, {}},
-            {"GET", "/v1/cases/{id}", Access::read, &Impl::get_case, {}},
-            {"GET", "/v1/grids", Access::read, &Impl::list_grids, {}},
-            {"GET", "/v1/grids/{id}", Access::read, &Impl::get_grid, {}},
-            {"GET", "/v1/grids/{id}/stats", Access::read, &Impl::grid_stats, {}},
-            {"GET", "/v1/grids/{id}/stars", Access::read, &Impl::grid_stars, {}},
-            {"GET", "/v1/departments/{id}/queue", Access::read, &Impl::department_queue, {}},
-            {"GET", "/v1/members", Access::read, &Impl::list_members, {}},
-            {"GET", "/v1/members/{id}", Access::read, &Impl::get_member, {}},
-            {"GET", "/v1/branches/{id}/outflow", Access::read, &Impl::branch_outflow, {}},
-            {"GET", "/v1/branches/{id}/inflow", Access::read, &Impl::branch_inflow, {}},
-            {"GET", "/v1/points/leaderboard", Access::read, &Impl::leaderboard, {}},
-            {"GET", "/v1/audit/head", Access::raw, &Impl::audit_head, {}},
-            {"GET", "/v1/audit/verify", Access::raw, &Impl::audit_verify, {}},
-            {"GET", "/healthz", Access::open, &Impl::healthz, {}},
-            {"GET", "/metrics", Access::open, &Impl::metrics, {}},
-            {"GET", "/openapi.json", Access::open, &Impl::openapi, {}},
-            {"GET", "/", Access::open, &Impl::dashboard, {}},
-        };
-        for (auto& r : routes) r.segments = split_path(r.pattern);
-    }
+    Impl(engine::Engine& e, Api& a, Options o) : engine(e), api(a), options(o) {}
 
     // ------------------------------------------------ dispatch
 
@@ -320,6 +296,9 @@ struct Api::Impl {
         Ctx ctx{req, path, std::move(*query), std::move(params), Principal{}, std::move(done)};
         if (route->access != Access::open) {
             auto who = authenticate(req);
+            // EventSource cannot send headers: /v1/subscribe alone also takes ?access_token=.
+            if (auto t = ctx.query.find("access_token"); t != ctx.query.end() && route->handler == &Impl::subscribe && req.header("authorization").empty())
+                who = api.auth_ ? api.auth_->find(t->second) : std::nullopt;
             if (!who) {
                 Response r = problem(401, req.header("authorization").empty() ? "an Authorization: Bearer token is required"
                                                                               : "the bearer token is not valid",
@@ -459,6 +438,7 @@ struct Api::Impl {
     void branch_outflow(Ctx& c);
     void branch_inflow(Ctx& c);
     void leaderboard(Ctx& c);
+    void branch_points(Ctx& c);
     void audit_head(Ctx& c);
     void audit_verify(Ctx& c);
     void healthz(Ctx& c);
@@ -466,6 +446,39 @@ struct Api::Impl {
     void openapi(Ctx& c);
     void dashboard(Ctx& c);
 };
+
+const std::vector<Api::Impl::Route>& Api::Impl::route_table() {
+    static const std::vector<Route> table = [] {
+        std::vector<Route> t{
+            {"POST", "/v1/events", Access::write, &Impl::post_events, {}},
+            {"GET", "/v1/events", Access::raw, &Impl::get_events, {}},
+            {"GET", "/v1/streams/{stream}", Access::raw, &Impl::get_stream, {}},
+            {"GET", "/v1/subscribe", Access::read, &Impl::subscribe, {}},
+            {"GET", "/v1/cases", Access::read, &Impl::list_cases, {}},
+            {"GET", "/v1/cases/{id}", Access::read, &Impl::get_case, {}},
+            {"GET", "/v1/grids", Access::read, &Impl::list_grids, {}},
+            {"GET", "/v1/grids/{id}", Access::read, &Impl::get_grid, {}},
+            {"GET", "/v1/grids/{id}/stats", Access::read, &Impl::grid_stats, {}},
+            {"GET", "/v1/grids/{id}/stars", Access::read, &Impl::grid_stars, {}},
+            {"GET", "/v1/departments/{id}/queue", Access::read, &Impl::department_queue, {}},
+            {"GET", "/v1/members", Access::read, &Impl::list_members, {}},
+            {"GET", "/v1/members/{id}", Access::read, &Impl::get_member, {}},
+            {"GET", "/v1/branches/{id}/outflow", Access::read, &Impl::branch_outflow, {}},
+            {"GET", "/v1/branches/{id}/inflow", Access::read, &Impl::branch_inflow, {}},
+            {"GET", "/v1/points/leaderboard", Access::read, &Impl::leaderboard, {}},
+            {"GET", "/v1/points/branches", Access::read, &Impl::branch_points, {}},
+            {"GET", "/v1/audit/head", Access::raw, &Impl::audit_head, {}},
+            {"GET", "/v1/audit/verify", Access::raw, &Impl::audit_verify, {}},
+            {"GET", "/healthz", Access::open, &Impl::healthz, {}},
+            {"GET", "/metrics", Access::open, &Impl::metrics, {}},
+            {"GET", "/openapi.json", Access::open, &Impl::openapi, {}},
+            {"GET", "/", Access::open, &Impl::dashboard, {}},
+        };
+        for (auto& r : t) r.segments = split_path(r.pattern);
+        return t;
+    }();
+    return table;
+}
 
 // ---------------------------------------------------------------- Api
 
@@ -503,23 +516,9 @@ Response Api::handle_now(const Request& req) {
 }
 
 std::string Api::route_of(const Request& req) {
-    const auto path = req.target.substr(0, req.target.find('?'));
-    const auto segs = split_path(path);
-    static const std::vector<std::pair<const char*, std::vector<std::string>>> patterns = [] {
-        std::vector<std::pair<const char*, std::vector<std::string>>> v;
-        for (const char* p : {"/v1/events", "/v1/streams/{stream}", "/v1/subscribe", "/v1/cases", "/v1/cases/{id}", "/v1/grids",
-                              "/v1/grids/{id}", "/v1/grids/{id}/stats", "/v1/grids/{id}/stars", "/v1/departments/{id}/queue",
-                              "/v1/members", "/v1/members/{id}", "/v1/branches/{id}/outflow", "/v1/branches/{id}/inflow", "/v1/points/leaderboard",
-                              "/v1/audit/head", "/v1/audit/verify", "/healthz", "/metrics", "/openapi.json", "/"})
-            v.emplace_back(p, split_path(p));
-        return v;
-    }();
-    for (const auto& [name, pat] : patterns) {
-        if (pat.size() != segs.size()) continue;
-        bool ok = true;
-        for (std::size_t i = 0; i < segs.size() && ok; ++i) ok = pat[i].front() == '{' || pat[i] == segs[i];
-        if (ok) return req.method + " " + name;
-    }
+    const auto segs = split_path(req.target.substr(0, req.target.find('?')));
+    for (const auto& r : Impl::route_table())
+        if (Impl::matches(r, segs, nullptr)) return req.method + " " + r.pattern;
     return req.method + " (unmatched)";
 }
 
@@ -654,7 +653,8 @@ void Api::Impl::subscribe(Ctx& c) {
     }
     Response r;
     r.content_type = "text/event-stream";
-    r.sse = SseStart{after.value_or(0)};
+    // Roles without raw access (dashboards, scoped roles) get notifications without event data.
+    r.sse = SseStart{after.value_or(0), !allowed(Access::raw, c.who.role)};
     c.done(std::move(r));
 }
 
@@ -826,6 +826,8 @@ void Api::Impl::grid_stats(Ctx& c) {
         j["from"] = period.from ? json(events::format_time(*period.from)) : json(nullptr);
         j["to"] = period.to ? json(events::format_time(*period.to)) : json(nullptr);
         j["evaluated_at"] = events::format_time(now);
+        const auto [first, last] = projections::series_days(period, now, m.config().calendar);
+        j["daily"] = projections::to_json(projections::daily_series(m, c.params[0], first, last, now));
         return ok_json(j);
     });
 }
@@ -928,6 +930,22 @@ void Api::Impl::leaderboard(Ctx& c) {
         if (!month) return problem(400, "month must be YYYY-MM", c.path);
         return ok_json(projections::to_json(projections::vanguard_leaderboard(m, grid, *month, static_cast<std::size_t>(limit.value_or(100))),
                                             personal(c)));
+    });
+}
+
+void Api::Impl::branch_points(Ctx& c) {
+    const auto asked = subtree_of(c, param(c, "grid").value_or(""));
+    if (!asked) return c.done(problem(400, "grid is required: your scope holds several grids", c.path));
+    const std::string grid = *asked;
+    const auto month_text = param(c, "month");
+    answer(c, [&](const Model& m, Instant now) {
+        if (!reads_grid_views(c.who) || (!grid.empty() && !sees_grid(c.who, m, grid))) return not_visible(c, "grid " + grid, m.grid(grid));
+        if (!grid.empty() && !m.grid(grid)) return problem(404, "unknown grid " + grid, c.path);
+        const auto month = month_text ? projections::parse_month(*month_text) : std::optional(projections::month_of(now, m.config().calendar));
+        if (!month) return problem(400, "month must be YYYY-MM", c.path);
+        json branches = json::array();
+        for (const auto& b : projections::fortress_index(m, grid, *month)) branches.push_back(projections::to_json(b));
+        return ok_json({{"grid", grid.empty() ? json(nullptr) : json(grid)}, {"month", projections::format_month(*month)}, {"branches", std::move(branches)}});
     });
 }
 
