@@ -29,6 +29,9 @@ using ChunkSource = std::function<bool(std::string& chunk)>;
 // A Server-Sent Events subscription: the session streams envelopes after `after`.
 struct SseStart {
     std::int64_t after = 0;
+    // Notifications only: `id: <position>` and `data: {"position", "type"}` without the event, for
+    // roles that may not read raw events (dashboards re-fetch their views on each notification).
+    bool notify_only = false;
 };
 
 struct Response {

@@ -125,7 +125,7 @@ private:
         keep_alive_ = msg.keep_alive();
         head_ = msg.method() == bhttp::verb::head;
         version_ = msg.version();
-        log_prefix_ = req.method + " " + req.target.substr(0, 200);
+        log_prefix_ = req.method + " " + redacted(req.target).substr(0, 200);
         // Counted as work, so that run() does not return (and the API is not destroyed) while the
         // engine still owes this request its answer.
         auto work = net::prefer(server_.ioc.get_executor(), net::execution::outstanding_work.tracked);
@@ -150,7 +150,7 @@ private:
             r.sse.reset();
             r.stream = nullptr;
         }
-        if (r.sse) return start_sse(r.sse->after);
+        if (r.sse) return start_sse(r.sse->after, r.sse->notify_only);
         if (r.stream) return start_chunked(std::move(r));
         auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version_);
         res->set(bhttp::field::server, "gridloop");
@@ -242,8 +242,9 @@ private:
     }
 
     // ---- Server-Sent Events: subscribe first, catch up from the store, then go live without a gap
-    void start_sse(std::int64_t after) {
+    void start_sse(std::int64_t after, bool notify_only) {
         sse_ = true;
+        notify_only_ = notify_only;
         last_sent_ = after;
         // Live envelopes only queue until the catch-up from the store is done: sent earlier, they
         // would overtake the catch-up and advance last_sent_ past events not yet sent.
@@ -254,7 +255,7 @@ private:
             if (!self) return;
             {
                 std::lock_guard lock(live_mutex_);
-                for (const auto& r : rows) live_.emplace_back(r.position, sse_message(r));
+                for (const auto& r : rows) live_.emplace_back(r.position, sse_message(r, notify_only_));
                 if (live_.size() > server_.options.sse_backlog) overflow_ = true;
             }
             net::post(stream_.get_executor(), [self] { self->pump(); });
@@ -266,8 +267,21 @@ private:
         });
     }
 
-    static std::string sse_message(const events::RawEnvelope& r) {
+    static std::string sse_message(const events::RawEnvelope& r, bool notify_only) {
+        if (notify_only)
+            return "id: " + std::to_string(r.position) + "\ndata: {\"position\":" + std::to_string(r.position) + ",\"type\":\"" + r.type + "\"}\n\n";
         return "id: " + std::to_string(r.position) + "\ndata: " + events::envelope_text(r) + "\n\n";
+    }
+
+    // The target as logged: an access_token in the query (EventSource's only way) is not written out.
+    static std::string redacted(const std::string& target) {
+        std::string t = target;
+        for (std::size_t at = t.find("access_token="); at != std::string::npos; at = t.find("access_token=", at + 1)) {
+            if (at > 0 && t[at - 1] != '?' && t[at - 1] != '&') continue;
+            const auto start = at + 13, end = t.find('&', start);
+            t.replace(start, (end == std::string::npos ? t.size() : end) - start, "***");
+        }
+        return t;
     }
 
     void catch_up() {
@@ -279,7 +293,7 @@ private:
         try {
             if (!reader) reader = std::make_unique<engine::StoreReader>(server_.api.engine().path());
             reader->scan(last_sent_, last_sent_ + 500, [&](const events::RawEnvelope& r) {
-                page += sse_message(r);
+                page += sse_message(r, notify_only_);
                 last = r.position;
                 return true;
             });
@@ -364,7 +378,7 @@ private:
     std::string chunk_;
     ChunkSource source_;
 
-    bool sse_ = false, catching_up_ = false, writing_live_ = false;
+    bool sse_ = false, catching_up_ = false, writing_live_ = false, notify_only_ = false;
     std::int64_t last_sent_ = 0;
     std::uint64_t hub_id_ = 0;
     std::mutex live_mutex_;

@@ -83,7 +83,11 @@ json grid_tree(const Model& m) {
     };
     json roots = json::array();
     for (const auto& id : m.roots()) roots.push_back(node(node, *m.grid(id)));
-    return {{"grids", std::move(roots)}};
+    // The departments beside the tree, so that a dashboard can show their queues (no persons here).
+    json departments = json::array();
+    for (const auto& [id, d] : m.departments())
+        departments.push_back({{"dept_id", id}, {"name", d.name}, {"kind", events::to_string(d.kind)}, {"serves", d.serves}});
+    return {{"grids", std::move(roots)}, {"departments", std::move(departments)}};
 }
 
 json stars_json(const Model& m, const Grid& root, const Period& period, events::Instant now) {

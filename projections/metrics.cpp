@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace gridloop::projections {
 
@@ -42,6 +43,12 @@ Metrics compute_metrics(const Model& model, std::string_view root, const Period&
             case CaseState::dismissed: ++m.dismissed; break;
             }
             if (c->overdue(now)) ++m.overdue;
+            if (c->state == CaseState::open) {
+                auto& [open, late] = m.open_by_rung[c->rung];
+                ++open;
+                if (c->overdue(now)) ++late;
+            }
+            ++m.categories[c->category];
             if (c->timeouts > 0) ++m.timed_out;
             if (c->state == CaseState::closed && c->solved == Solved::yes) ++m.closed_solved;
             if (c->handled_at && c->state != CaseState::open && c->state != CaseState::dismissed) {
@@ -74,6 +81,13 @@ Metrics compute_metrics(const Model& model, std::string_view root, const Period&
 }
 
 nlohmann::json to_json(const Metrics& m) {
+    auto open_by_rung = nlohmann::json::object();
+    for (const auto& [rung, n] : m.open_by_rung) open_by_rung[std::string(to_string(rung))] = {{"open", n.first}, {"overdue", n.second}};
+    std::vector<std::pair<std::string, std::int64_t>> cats(m.categories.begin(), m.categories.end());
+    std::stable_sort(cats.begin(), cats.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (cats.size() > 10) cats.resize(10);
+    auto top = nlohmann::json::array();
+    for (const auto& [name, n] : cats) top.push_back({{"category", name}, {"count", n}});
     return {
         {"reported", m.reported},
         {"open", m.open},
@@ -94,7 +108,54 @@ nlohmann::json to_json(const Metrics& m) {
         {"returns", m.returns},
         {"members", m.members},
         {"lost_contact", m.lost_contact},
+        {"open_by_rung", open_by_rung},
+        {"top_categories", top},
     };
+}
+
+std::pair<std::chrono::local_days, std::chrono::local_days> series_days(const Period& period, Instant now, const Calendar& calendar) {
+    using std::chrono::days;
+    const auto last = period.to ? calendar.local_day(*period.to - std::chrono::milliseconds(1)) : calendar.local_day(now);
+    auto first = period.from ? calendar.local_day(*period.from) : last - days(29);
+    if (last - first >= days(366)) first = last - days(365);
+    return {first, last};
+}
+
+std::vector<DailyPoint> daily_series(const Model& model, std::string_view root, std::chrono::local_days first,
+                                     std::chrono::local_days last, Instant now) {
+    std::vector<DailyPoint> out;
+    if (last < first) return out;
+    for (auto d = first; d <= last; d += std::chrono::days(1)) out.push_back(DailyPoint{d});
+    const auto& calendar = model.config().calendar;
+    auto at = [&](Instant t) -> DailyPoint* {
+        const auto d = calendar.local_day(t);
+        return d < first || d > last ? nullptr : &out[static_cast<std::size_t>((d - first).count())];
+    };
+    for (const auto& grid_id : model.subtree(root)) {
+        for (const Case* c : model.cases_in(grid_id)) {
+            if (auto* p = at(c->reported_at)) ++p->reported;
+            if (c->state == CaseState::closed && !c->timeline.empty())
+                if (auto* p = at(c->timeline.back().recorded_at)) ++p->closed;
+            for (const auto& e : c->timeline)
+                if (e.actor == "system" && (e.type == "IssueEscalated" || e.type == "IssueSupervised"))
+                    if (auto* p = at(e.recorded_at)) ++p->overdue;
+            if (c->overdue(now))
+                if (auto* p = at(c->due_at)) ++p->overdue;
+        }
+    }
+    return out;
+}
+
+nlohmann::json to_json(const std::vector<DailyPoint>& series) {
+    auto j = nlohmann::json::array();
+    for (const auto& p : series) {
+        const std::chrono::year_month_day ymd{p.day};
+        char date[16];
+        std::snprintf(date, sizeof date, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                      static_cast<unsigned>(ymd.day()));
+        j.push_back({{"date", date}, {"reported", p.reported}, {"closed", p.closed}, {"overdue", p.overdue}});
+    }
+    return j;
 }
 
 } // namespace gridloop::projections

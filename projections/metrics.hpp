@@ -5,7 +5,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <chrono>
 #include <map>
+#include <utility>
+#include <vector>
 #include <optional>
 
 namespace gridloop::projections {
@@ -31,6 +34,8 @@ struct Metrics {
     std::optional<double> median_handle_hours;
     std::map<std::string, std::int64_t> returns; // per department
     std::int64_t members = 0, lost_contact = 0;  // living in the subtree
+    std::map<events::Rung, std::pair<std::int64_t, std::int64_t>> open_by_rung; // rung → (open, of those overdue)
+    std::map<std::string, std::int64_t> categories;                            // cohort cases per category
 
     std::optional<double> closure_rate() const;
     std::optional<double> solve_rate() const;
@@ -42,6 +47,21 @@ struct Metrics {
 
 // Metrics of the subtree under `root` (an unknown root gives all zeros).
 Metrics compute_metrics(const Model& model, std::string_view root, const Period& period, Instant now);
+
+// Daily series for charts over the calendar's local days [first, last]: per day, cases reported
+// (their IssueReported), closed (the rating that closed them) and rungs that ran out (the engine's
+// own IssueEscalated/IssueSupervised, plus cases open past a due_at the engine has not acted on yet).
+// Unlike the metrics these count events on the day, whichever period the case was reported in.
+struct DailyPoint {
+    std::chrono::local_days day;
+    std::int64_t reported = 0, closed = 0, overdue = 0;
+};
+std::vector<DailyPoint> daily_series(const Model& model, std::string_view root, std::chrono::local_days first,
+                                     std::chrono::local_days last, Instant now);
+// The days of a period for its daily series: [from, to) in local days; without `from` the 30 days
+// ending with `to` (or today); at most 366 days (the last ones).
+std::pair<std::chrono::local_days, std::chrono::local_days> series_days(const Period& period, Instant now, const Calendar& calendar);
+nlohmann::json to_json(const std::vector<DailyPoint>& series);
 
 // The metrics as the API shows them: counts, rates (null on a zero denominator) and returns.
 nlohmann::json to_json(const Metrics& m);
