@@ -26,9 +26,11 @@ template <class State> bool in_scope(const Principal& who, const State& s, std::
     return std::any_of(who.scope.begin(), who.scope.end(), [&](const std::string& root) { return s.within(grid, root); });
 }
 
+// On the department rung with one of the principal's departments, in whatever state: a case the
+// department handled stays on it for the FeedbackGiven that follows; a returned case leaves it.
+// Whether the state accepts the event is the state machine's answer (409), not a scope question.
 bool on_my_department(const Principal& who, const Case& c) {
-    return c.state == CaseState::open && c.rung == Rung::department && c.dept_id &&
-           std::find(who.scope.begin(), who.scope.end(), *c.dept_id) != who.scope.end();
+    return c.rung == Rung::department && c.dept_id && std::find(who.scope.begin(), who.scope.end(), *c.dept_id) != who.scope.end();
 }
 
 std::string type_of(const Event& e) { return std::string(type_name(e)); }
