@@ -160,4 +160,32 @@ TEST_CASE("folding the same log twice gives byte-identical output; a prefix give
     CHECK(p["reported"] == 4);
     CHECK(p["closed"] == 1);
 }
+
+TEST_CASE("dashboards: daily series by local day, open cases by rung, top categories") {
+    const Log log = worked_example();
+    const auto now = *parse_time("2026-11-20T16:00:00+08:00");
+    const auto& cal = log.model.config().calendar;
+    // Mon 16 .. Fri 20 in Asia/Shanghai: [from, to) → local days.
+    const auto [first, last] = projections::series_days({parse_time("2026-11-16T00:00:00+08:00"), parse_time("2026-11-21T00:00:00+08:00")}, now, cal);
+    const json d = to_json(projections::daily_series(log.model, "t", first, last, now));
+    REQUIRE(d.size() == 5);
+    CHECK(d[0] == json{{"date", "2026-11-16"}, {"reported", 4}, {"closed", 1}, {"overdue", 0}}); // A, D, B, C; A closed
+    CHECK(d[1] == json{{"date", "2026-11-17"}, {"reported", 1}, {"closed", 1}, {"overdue", 1}}); // E; E closed; C ran out at 12:00
+    CHECK(d[2] == json{{"date", "2026-11-18"}, {"reported", 0}, {"closed", 0}, {"overdue", 0}});
+    CHECK(d[4] == json{{"date", "2026-11-20"}, {"reported", 0}, {"closed", 1}, {"overdue", 0}}); // B's second rating
+    // The subtree only: m2 holds C alone.
+    const json m2 = to_json(projections::daily_series(log.model, "m2", first, last, now));
+    CHECK(m2[0]["reported"] == 1);
+    CHECK(m2[1]["overdue"] == 1);
+    // Without a period: the 30 days ending today; never more than 366.
+    const auto [f30, l30] = projections::series_days({}, now, cal);
+    CHECK((l30 - f30).count() == 29);
+    CHECK(to_json(projections::daily_series(log.model, "t", f30, l30, now)).back()["date"] == "2026-11-20");
+    const auto [fy, ly] = projections::series_days({parse_time("2020-01-01T00:00:00Z"), std::nullopt}, now, cal);
+    CHECK((ly - fy).count() == 365);
+    // The stats' breakdowns.
+    const json m = log.metrics("t", {}, "2026-11-20T16:00:00");
+    CHECK(m["open_by_rung"] == json{{"worker", {{"open", 1}, {"overdue", 1}}}});
+    CHECK(m["top_categories"] == json::array({{{"category", "garbage"}, {"count", 5}}}));
+}
 }
