@@ -737,3 +737,28 @@ TEST_CASE("server: stop() returns promptly with an event stream, a stalled clien
 }
 
 } // TEST_SUITE
+
+TEST_CASE("server: SSE for a role without raw access, token in the query: positions and types, no event data") {
+    ServerFixture f;
+    REQUIRE(f.post(report("n-1")).status == 201);
+    const auto h0 = f.head();
+    Connection c(f.port);
+    // EventSource sends no Authorization header: the token rides in the query, on /v1/subscribe only.
+    REQUIRE(c.send(testing::request_text("GET", "/v1/subscribe?after=" + std::to_string(h0 - 1) + "&access_token=" + worker, {},
+                                         {{"Accept", "text/event-stream"}})));
+    auto head = c.read_head(deadline_in(5s));
+    REQUIRE(head.has_value());
+    CHECK(head->status == 200);
+    REQUIRE(f.post(report("n-2")).status == 201);
+    std::vector<std::int64_t> ids;
+    const auto until = deadline_in(10s);
+    while (ids.size() < 2) {
+        auto m = c.read_sse(until);
+        REQUIRE(m.has_value());
+        if (m->id.empty()) continue;
+        ids.push_back(std::stoll(m->id));
+        const json e = json::parse(m->data);
+        CHECK(e == json{{"position", ids.back()}, {"type", "IssueReported"}}); // no data, actor, stream or hash
+    }
+    CHECK(ids == std::vector<std::int64_t>{h0, h0 + 1});
+}
