@@ -273,14 +273,16 @@ private:
         return "id: " + std::to_string(r.position) + "\ndata: " + events::envelope_text(r) + "\n\n";
     }
 
-    // The target as logged: an access_token in the query (EventSource's only way) is not written out.
+    // The target as logged: tokens in the query (`access_token` for EventSource, the dashboard
+    // page's kiosk `token`) are not written out.
     static std::string redacted(const std::string& target) {
         std::string t = target;
-        for (std::size_t at = t.find("access_token="); at != std::string::npos; at = t.find("access_token=", at + 1)) {
-            if (at > 0 && t[at - 1] != '?' && t[at - 1] != '&') continue;
-            const auto start = at + 13, end = t.find('&', start);
-            t.replace(start, (end == std::string::npos ? t.size() : end) - start, "***");
-        }
+        for (const std::string_view name : {"access_token=", "token="})
+            for (std::size_t at = t.find(name); at != std::string::npos; at = t.find(name, at + 1)) {
+                if (at == 0 || (t[at - 1] != '?' && t[at - 1] != '&')) continue;
+                const auto start = at + name.size(), end = t.find('&', start);
+                t.replace(start, (end == std::string::npos ? t.size() : end) - start, "***");
+            }
         return t;
     }
 

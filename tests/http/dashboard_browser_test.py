@@ -156,7 +156,7 @@ def main():
             f"http://127.0.0.1:{devtools}/json/list", timeout=5).read()) if t.get("type") == "page"], timeout=30)
         cdp = Cdp(pages[0]["webSocketDebuggerUrl"])
         cdp.call("Page.enable")
-        cdp.call("Page.navigate", url=f"{base}/?token={dash}&lang=en")
+        cdp.call("Page.navigate", url=f"{base}/?token={dash}&lang=zh")
         state = lambda: json.loads(cdp.js("document.getElementById('state').textContent") or "{}")
         wait_for("the KPI tiles and the live indicator",
                  lambda: state().get("kpi") and cdp.js("document.getElementById('live').dataset.live") == "1", timeout=30)

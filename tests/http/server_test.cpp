@@ -739,7 +739,10 @@ TEST_CASE("server: stop() returns promptly with an event stream, a stalled clien
 } // TEST_SUITE
 
 TEST_CASE("server: SSE for a role without raw access, token in the query: positions and types, no event data") {
-    ServerFixture f;
+    std::ostringstream log;
+    auto options = quick_options();
+    options.access_log = &log;
+    ServerFixture f(options);
     REQUIRE(f.post(report("n-1")).status == 201);
     const auto h0 = f.head();
     Connection c(f.port);
@@ -761,4 +764,22 @@ TEST_CASE("server: SSE for a role without raw access, token in the query: positi
         CHECK(e == json{{"position", ids.back()}, {"type", "IssueReported"}}); // no data, actor, stream or hash
     }
     CHECK(ids == std::vector<std::int64_t>{h0, h0 + 1});
+    // The page's kiosk ?token= and the stream's ?access_token= stay out of the access log.
+    {
+        Connection page(f.port);
+        REQUIRE(page.send(testing::request_text("GET", "/?lang=en&token=" + worker, {}, {})));
+        REQUIRE(page.read_response());
+        REQUIRE(page.send(testing::request_text("GET", "/v1/subscribe?access_token=" + worker + "&after=x", {}, {})));
+        REQUIRE(page.read_response()); // 400: a subscription that ends at once, so its line is logged
+        // A line is written once its response is sent, before the next request is read: one more
+        // request on this connection makes sure both lines above are in (the last may be lost at stop).
+        REQUIRE(page.send(testing::request_text("GET", "/healthz", {}, {})));
+        REQUIRE(page.read_response());
+    }
+    f.server->stop(); // joins the threads: the log is complete
+    const std::string text = log.str();
+    INFO(text);
+    CHECK(text.find("/v1/subscribe?access_token=***&after=x 400") != std::string::npos);
+    CHECK(text.find("/?lang=en&token=*** ") != std::string::npos);
+    CHECK(text.find(worker) == std::string::npos);
 }
