@@ -474,7 +474,11 @@ int cmd_demo(const Args& a, std::ostream& out, std::ostream& err, const Usage& u
     }
     return serve(engine, tokens_path, where->first, where->second, 2, true, out, err, [&](unsigned short port) {
         const std::string base = "http://" + where->first + ":" + std::to_string(port);
-        out << "\ndashboard: " << base << "/\ntokens (" << tokens_path << "):\n";
+        std::string kiosk;
+        for (const auto& t : tokens)
+            if (t["role"] == "dashboard") kiosk = base + "/?token=" + t["token"].get<std::string>();
+        out << "\ndashboard: " << base << "/ (paste a token), or as a kiosk with the dashboard token: " << kiosk << "\ntokens (" << tokens_path
+            << "):\n";
         for (const auto& t : tokens)
             out << "  " << std::left << std::setw(17) << t["role"].get<std::string>() << t["token"].get<std::string>() << "  subject "
                 << t["subject"].get<std::string>() << (t["scope"].empty() ? "" : " scope " + t["scope"][0].get<std::string>()) << "\n";
