@@ -318,9 +318,10 @@ struct Api::Impl {
     std::optional<Principal> authenticate(const Request& req) const {
         const std::string h = req.header("authorization");
         constexpr std::string_view scheme = "Bearer ";
-        if (h.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), h.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+        if (h.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), h.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+            }))
             return api.auth_ ? api.auth_->find(std::string_view(h).substr(scheme.size())) : std::nullopt;
-        if (h.empty() && options.allow_anonymous_admin) return Principal{"admin", Role::admin, {}};
         return std::nullopt;
     }
 

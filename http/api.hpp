@@ -49,7 +49,6 @@ public:
         std::size_t max_batch = 1000;       // events per POST
         std::size_t max_page = 1000;        // items per list page
         std::size_t as_of_cache = 4;        // folded past models kept
-        bool allow_anonymous_admin = false; // `demo` on loopback before tokens exist (never with --tokens)
     };
     Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth, Options options);
     Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth) : Api(engine, std::move(auth), Options{}) {}

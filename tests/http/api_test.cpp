@@ -569,7 +569,7 @@ TEST_CASE("/v1/events pages in position order with next_after") {
     CHECK(past.at("next_after").is_null());
 
     // Pages are capped by the server's max_page, and next_after says where to go on.
-    http::Api small(*f.engine, f.auth, http::Api::Options{.max_batch = 1000, .max_page = 5, .as_of_cache = 4, .allow_anonymous_admin = false});
+    http::Api small(*f.engine, f.auth, http::Api::Options{.max_batch = 1000, .max_page = 5, .as_of_cache = 4});
     const auto r = small.handle_now(http::Request{"GET", "/v1/events?limit=1000", "", {{"authorization", "Bearer " + admin}}});
     REQUIRE(r.status == 200);
     const json capped = json::parse(r.body);
