@@ -440,6 +440,7 @@ struct Api::Impl {
     void branch_inflow(Ctx& c);
     void leaderboard(Ctx& c);
     void branch_points(Ctx& c);
+    template <class F> void points_view(Ctx& c, F&& f);
     void audit_head(Ctx& c);
     void audit_verify(Ctx& c);
     void healthz(Ctx& c);
@@ -917,9 +918,9 @@ void Api::Impl::branch_inflow(Ctx& c) {
     });
 }
 
-void Api::Impl::leaderboard(Ctx& c) {
-    std::optional<std::int64_t> limit;
-    if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
+// A points view of a grid subtree (the scope's grid when none is asked) and a month (this one
+// when none is asked): checks both, then answers f(model, grid, month).
+template <class F> void Api::Impl::points_view(Ctx& c, F&& f) {
     const auto asked = subtree_of(c, param(c, "grid").value_or(""));
     if (!asked) return c.done(problem(400, "grid is required: your scope holds several grids", c.path));
     const std::string grid = *asked;
@@ -929,24 +930,24 @@ void Api::Impl::leaderboard(Ctx& c) {
         if (!grid.empty() && !m.grid(grid)) return problem(404, "unknown grid " + grid, c.path);
         const auto month = month_text ? projections::parse_month(*month_text) : std::optional(projections::month_of(now, m.config().calendar));
         if (!month) return problem(400, "month must be YYYY-MM", c.path);
-        return ok_json(projections::to_json(projections::vanguard_leaderboard(m, grid, *month, static_cast<std::size_t>(limit.value_or(100))),
+        return f(m, grid, *month);
+    });
+}
+
+void Api::Impl::leaderboard(Ctx& c) {
+    std::optional<std::int64_t> limit;
+    if (!number(c, "limit", 1, static_cast<std::int64_t>(options.max_page), limit)) return;
+    points_view(c, [&](const Model& m, const std::string& grid, projections::Month month) {
+        return ok_json(projections::to_json(projections::vanguard_leaderboard(m, grid, month, static_cast<std::size_t>(limit.value_or(100))),
                                             personal(c)));
     });
 }
 
 void Api::Impl::branch_points(Ctx& c) {
-    const auto asked = subtree_of(c, param(c, "grid").value_or(""));
-    if (!asked) return c.done(problem(400, "grid is required: your scope holds several grids", c.path));
-    const std::string grid = *asked;
-    const auto month_text = param(c, "month");
-    answer(c, [&](const Model& m, Instant now) {
-        if (!reads_grid_views(c.who) || (!grid.empty() && !sees_grid(c.who, m, grid))) return not_visible(c, "grid " + grid, m.grid(grid));
-        if (!grid.empty() && !m.grid(grid)) return problem(404, "unknown grid " + grid, c.path);
-        const auto month = month_text ? projections::parse_month(*month_text) : std::optional(projections::month_of(now, m.config().calendar));
-        if (!month) return problem(400, "month must be YYYY-MM", c.path);
+    points_view(c, [&](const Model& m, const std::string& grid, projections::Month month) {
         json branches = json::array();
-        for (const auto& b : projections::fortress_index(m, grid, *month)) branches.push_back(projections::to_json(b));
-        return ok_json({{"grid", grid.empty() ? json(nullptr) : json(grid)}, {"month", projections::format_month(*month)}, {"branches", std::move(branches)}});
+        for (const auto& b : projections::fortress_index(m, grid, month)) branches.push_back(projections::to_json(b));
+        return ok_json({{"grid", grid.empty() ? json(nullptr) : json(grid)}, {"month", projections::format_month(month)}, {"branches", std::move(branches)}});
     });
 }
 

@@ -1,6 +1,7 @@
 // The SQLite event store: append and read back, atomic batches, the chain, opening odd files, crashes.
 #include "engine/store.hpp"
 #include "engine/verify.hpp"
+#include "tests/support/temp_db.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -32,28 +33,7 @@ using gridloop::engine::StoreReader;
 using gridloop::events::RawEnvelope;
 using Kind = StoreError::Kind;
 
-// A database path under the temp directory, unique per process and use; removed with its WAL files.
-class TempDb {
-public:
-    explicit TempDb(const std::string& tag) {
-        static std::atomic<int> counter{0};
-        const auto name = "gridloop-store-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-                          std::to_string(std::random_device{}()) + ".db";
-        path_ = (fs::temp_directory_path() / name).string();
-        remove();
-    }
-    ~TempDb() { remove(); }
-    TempDb(const TempDb&) = delete;
-    TempDb& operator=(const TempDb&) = delete;
-    const std::string& path() const { return path_; }
-
-private:
-    void remove() const {
-        std::error_code ec;
-        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path_ + suffix, ec);
-    }
-    std::string path_;
-};
+using gridloop::testing::TempDb;
 
 // Builds envelopes that continue a chain: positions, per-stream versions, prev_hash and hash.
 class Chain {

@@ -1,6 +1,7 @@
 // Chain verification: a good log passes; tampering with a row, its type, or deleting one is found where it happened.
 #include "engine/store.hpp"
 #include "engine/verify.hpp"
+#include "tests/support/temp_db.hpp"
 
 #include <doctest/doctest.h>
 #include <sqlite3.h>
@@ -22,27 +23,7 @@ using gridloop::engine::StoreReader;
 using gridloop::engine::verify;
 using gridloop::events::RawEnvelope;
 
-class TempDb {
-public:
-    explicit TempDb(const std::string& tag) {
-        static std::atomic<int> counter{0};
-        const auto name = "gridloop-verify-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-                          std::to_string(std::random_device{}()) + ".db";
-        path_ = (fs::temp_directory_path() / name).string();
-        remove();
-    }
-    ~TempDb() { remove(); }
-    TempDb(const TempDb&) = delete;
-    TempDb& operator=(const TempDb&) = delete;
-    const std::string& path() const { return path_; }
-
-private:
-    void remove() const {
-        std::error_code ec;
-        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path_ + suffix, ec);
-    }
-    std::string path_;
-};
+using gridloop::testing::TempDb;
 
 // Sets positions 1, 2, ..., prev_hash and hash along the vector, as a correct writer would.
 void link(std::vector<RawEnvelope>& log) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine/engine.hpp"
+#include "tests/support/temp_db.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -12,25 +13,13 @@
 
 namespace gridloop::testing {
 
-inline std::string temp_db(const std::string& stem) {
-    static std::mt19937_64 rng{std::random_device{}()};
-    auto p = std::filesystem::temp_directory_path() / (stem + "-" + std::to_string(rng()) + ".db");
-    return p.string();
-}
-
-inline void remove_db(const std::string& path) {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
-}
-
 struct EngineFixture {
-    std::string path = temp_db("gridloop-test");
+    TempDb db{"engine"};
+    std::string path = db.path();
     engine::ManualClock clock{*events::parse_time("2026-11-16T09:00:00+08:00")}; // a Monday morning
     std::unique_ptr<engine::Engine> engine = std::make_unique<engine::Engine>(path, clock);
 
-    ~EngineFixture() {
-        engine.reset();
-        remove_db(path);
-    }
+    ~EngineFixture() { engine.reset(); }
 
     events::Result<engine::Appended> post(const nlohmann::json& j, const std::string& actor = "admin") {
         auto p = events::decode_posted(j);
