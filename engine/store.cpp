@@ -407,6 +407,28 @@ std::optional<std::string> StoreReader::meta(std::string_view key) const {
     });
 }
 
+Head StoreReader::backup(const std::string& out) const {
+    auto& s = *impl_;
+    if (std::filesystem::exists(out)) throw StoreError(StoreError::Kind::io, out + " exists; a backup goes to a new file");
+    try {
+        guarded(out, "backup", [&] {
+            sqlite::Connection dest(out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+            sqlite3_backup* b = sqlite3_backup_init(dest.get(), "main", s.db.get(), "main");
+            if (!b) dest.check(sqlite3_errcode(dest.get()), "backup_init");
+            // One step copies every page inside one read transaction: a consistent snapshot.
+            const int rc = sqlite3_backup_step(b, -1);
+            sqlite3_backup_finish(b);
+            if (rc != SQLITE_DONE) dest.check(rc == SQLITE_OK ? SQLITE_ERROR : rc, "backup_step");
+        });
+        return StoreReader(out).head();
+    } catch (...) {
+        // Never leave half a copy behind.
+        std::error_code ec;
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(out + suffix, ec);
+        throw;
+    }
+}
+
 Store::Store(const std::string& path) : StoreReader(path, Mode::write) {}
 
 void Store::append(std::span<const RawEnvelope> batch) {

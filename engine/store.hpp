@@ -79,6 +79,10 @@ public:
     std::int64_t stream_version(std::string_view stream) const;
     // A value of the meta table ("format", "created_by", ...); nullopt when absent.
     std::optional<std::string> meta(std::string_view key) const;
+    // Copies the database, as of one committed state, into a new file `out` with SQLite's online
+    // backup API; writers in other connections go on meanwhile (WAL). Returns the head of the copy.
+    // StoreError when `out` exists or cannot be written.
+    Head backup(const std::string& out) const;
 
 protected:
     struct Impl;

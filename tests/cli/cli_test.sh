@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$gridloop" --help | grep -q "gridloop demo" || fail "--help lists the commands"
-for c in serve import export verify replay generate demo; do
+for c in serve import export verify backup replay generate demo; do
     "$gridloop" "$c" --help | grep -q "usage: gridloop $c" || fail "$c --help"
 done
 "$gridloop" verify >/dev/null 2>&1 && fail "verify without --db must fail"
@@ -28,6 +28,11 @@ events=$(wc -l < "$work/town.ndjson")
 "$gridloop" export --db "$work/copy.db" | cmp -s - "$work/town.ndjson" || fail "re-export differs"
 # Importing it again changes nothing.
 "$gridloop" import --db "$work/copy.db" "$work/town.ndjson" | grep -q "imported 0 events" || fail "re-import must be a no-op"
+
+# An online backup verifies and exports the same log; it never overwrites.
+"$gridloop" backup --db "$work/town.db" --out "$work/backup.db" | grep -q "verified" || fail "backup"
+"$gridloop" export --db "$work/backup.db" | cmp -s - "$work/town.ndjson" || fail "the backup exports differently"
+"$gridloop" backup --db "$work/town.db" --out "$work/backup.db" >/dev/null 2>&1 && fail "backup must not overwrite"
 
 # Replay at an earlier position prints the tree as it stood then.
 half=$((events / 2))
