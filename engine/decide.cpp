@@ -89,35 +89,25 @@ void View::merge_into(View& parent) {
     config_.reset();
 }
 
-namespace {
-
-// Ray casting over the outer ring minus holes.
-bool contains(const Polygon& poly, double lng, double lat) {
-    auto in_ring = [&](const Ring& ring) {
-        bool inside = false;
-        for (std::size_t i = 0, j = ring.size() - 1; i < ring.size(); j = i++) {
-            const auto [xi, yi] = ring[i];
-            const auto [xj, yj] = ring[j];
-            if ((yi > lat) != (yj > lat) && lng < (xj - xi) * (lat - yi) / (yj - yi) + xi) inside = !inside;
-        }
-        return inside;
-    };
-    if (poly.rings.empty() || !in_ring(poly.rings[0])) return false;
-    for (std::size_t h = 1; h < poly.rings.size(); ++h)
-        if (in_ring(poly.rings[h])) return false;
-    return true;
-}
-
-} // namespace
-
 std::optional<std::string> View::route(double lat, double lng) const {
-    auto hit = [&](const Grid& g) { return g.level == Level::micro && g.boundary && contains(*g.boundary, lng, lat); };
+    if (auto found = model_.route(lat, lng)) return found;
+    // Grids defined in this batch: few, so checked one by one (the smallest id wins on a shared edge).
+    std::optional<std::string> best;
     for (const View* v = this; v; v = v->parent_)
         for (const auto& [id, g] : v->grids_)
-            if (hit(g)) return id;
-    for (const auto& [id, g] : model_.grids())
-        if (hit(g)) return id;
-    return std::nullopt;
+            if (g.level == Level::micro && g.boundary && (!best || id < *best) && pj::geo::contains(*g.boundary, lat, lng)) best = id;
+    return best;
+}
+
+std::optional<pj::geo::Nearest> View::nearest_micro(double lat, double lng) const {
+    auto best = model_.nearest_micro(lat, lng);
+    for (const View* v = this; v; v = v->parent_)
+        for (const auto& [id, g] : v->grids_)
+            if (g.level == Level::micro && g.boundary) {
+                const double d = pj::geo::distance_m(*g.boundary, lat, lng);
+                if (!best || d < best->metres) best = pj::geo::Nearest{id, d};
+            }
+    return best;
 }
 
 namespace {
@@ -143,6 +133,13 @@ Result<Event> decide_org(const View& view, const Event& ev) {
             if (parent->level >= g->level)
                 return unprocessable("data.parent_id: " + q(*g->parent_id) + " is a " + std::string(to_string(parent->level)) +
                                      ", not above a " + std::string(to_string(g->level)));
+        }
+        if (g->boundary) {
+            if (auto problem = pj::geo::boundary_problem(*g->boundary))
+                return unprocessable("data.boundary: not a valid polygon: " + *problem);
+            if (g->parent_id)
+                if (const Grid* parent = view.grid(*g->parent_id); parent->boundary && !pj::geo::covered_by(*g->boundary, *parent->boundary))
+                    return unprocessable("data.boundary: not inside the boundary of the parent grid " + q(*g->parent_id));
         }
         return ev;
     }
@@ -223,11 +220,15 @@ Result<Event> decide_case(const View& view, const Event& ev, std::string_view ac
                 return unprocessable("data.grid_id: " + q(*r->grid_id) + " is a " + std::string(to_string(g->level)) +
                                      "; cases are reported in a micro-grid");
         } else {
-            // Routing by location: a linear scan until the spatial index lands.
-            auto found = view.route(r->location->lat, r->location->lng);
-            if (!found)
-                return unprocessable("data.location: no micro-grid boundary contains (" + std::to_string(r->location->lat) + ", " +
-                                     std::to_string(r->location->lng) + "); give data.grid_id");
+            // Routing by location; the routed grid is stored with the event, so replay never re-routes.
+            const double lat = r->location->lat, lng = r->location->lng;
+            auto found = view.route(lat, lng);
+            if (!found) {
+                std::string m = "data.location: no micro-grid boundary contains (" + std::to_string(lat) + ", " + std::to_string(lng) + ")";
+                if (auto near = view.nearest_micro(lat, lng))
+                    m += "; the nearest micro-grid is " + q(near->grid_id) + ", " + std::to_string(std::llround(near->metres)) + " m away";
+                return unprocessable(m + "; give data.grid_id");
+            }
             routed.grid_id = std::move(*found);
         }
         return Event{std::move(routed)};

@@ -34,8 +34,11 @@ public:
 
     // The last version of the stream the event belongs to (0 when it does not exist yet).
     std::int64_t stream_version(const events::Event& e) const;
-    // The micro-grid whose boundary contains the point, if any.
+    // The micro-grid whose boundary contains the point, if any: the model's R-tree first, then the
+    // few grids defined in this view's layers.
     std::optional<std::string> route(double lat, double lng) const;
+    // The micro-grid with a boundary nearest the point, and its distance in metres.
+    std::optional<projections::geo::Nearest> nearest_micro(double lat, double lng) const;
     // Whether `grid` is `root` or below it.
     bool within(std::string_view grid, std::string_view root) const;
 

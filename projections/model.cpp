@@ -35,6 +35,7 @@ void Model::apply(const Envelope& env) {
         } else {
             roots_.push_back(g->grid_id);
         }
+        if (g->level == Level::micro && g->boundary) micro_index_.insert(g->grid_id, *g->boundary);
         grids_.insert_or_assign(g->grid_id, std::move(grid));
     } else if (auto d = std::get_if<DepartmentRegistered>(&ev)) {
         Department dept = make_department(*d);

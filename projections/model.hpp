@@ -2,6 +2,7 @@
 #pragma once
 
 #include "projections/entities.hpp"
+#include "projections/geo.hpp"
 
 #include <functional>
 #include <map>
@@ -49,6 +50,10 @@ public:
     std::vector<std::string> subtree(std::string_view root) const;
     // Whether `grid` is `root` or lies below it.
     bool within(std::string_view grid, std::string_view root) const;
+    // The micro-grid whose boundary contains the point (R-tree, then exact point-in-polygon).
+    std::optional<std::string> route(double lat, double lng) const { return micro_index_.find(lat, lng); }
+    // The micro-grid with a boundary nearest the point, and how far it is in metres.
+    std::optional<geo::Nearest> nearest_micro(double lat, double lng) const { return micro_index_.nearest(lat, lng); }
     // Cases reported directly in one grid, in report order.
     const std::vector<const Case*>& cases_in(std::string_view grid) const;
     // Members whose residence is one grid.
@@ -75,6 +80,7 @@ private:
     ById<Case> cases_;
     ById<Member> members_;
     std::vector<std::string> roots_;
+    geo::GridIndex micro_index_; // micro-grids that have a boundary
     ById<std::vector<const Case*>> cases_by_grid_;
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
