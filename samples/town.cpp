@@ -116,9 +116,20 @@ void Town::organisation() {
     post(t, "admin", "CalendarSet", cal_.calendar_data());
     post(next(), "admin", "PolicySet", policy_data());
 
-    post(next(), "admin", "GridDefined", {{"grid_id", "baohua"}, {"name", "宝华镇"}, {"level", "town"}, {"parent_id", nullptr}});
+    // Boundaries: adjacent rectangles around 119.1E 32.1N, each inside its parent, in hundredths of
+    // a degree (a cell is about 940 m east-west and 1,110 m north-south). The town spans
+    // 119.10–119.20E × 32.10–32.20N; 新城社区 119.10–119.18E × 32.10–32.16N; branch b is the column
+    // 119.1b–119.1(b+1)E × 32.10–32.15N, its k-th micro-grid the k-th cell from the south; the two
+    // micro-grids under the community are the two southern cells of column 7.
+    auto box = [](int lng0, int lat0, int lng1, int lat1) {
+        auto pt = [](int lng, int lat) { return json::array({lng / 100.0, lat / 100.0}); };
+        return json{{"type", "Polygon"},
+                    {"coordinates", json::array({json::array({pt(lng0, lat0), pt(lng1, lat0), pt(lng1, lat1), pt(lng0, lat1), pt(lng0, lat0)})})}};
+    };
     post(next(), "admin", "GridDefined",
-         {{"grid_id", "xincheng"}, {"name", "新城社区"}, {"level", "community"}, {"parent_id", "baohua"}});
+         {{"grid_id", "baohua"}, {"name", "宝华镇"}, {"level", "town"}, {"parent_id", nullptr}, {"boundary", box(11910, 3210, 11920, 3220)}});
+    post(next(), "admin", "GridDefined",
+         {{"grid_id", "xincheng"}, {"name", "新城社区"}, {"level", "community"}, {"parent_id", "baohua"}, {"boundary", box(11910, 3210, 11918, 3216)}});
 
     const std::array<std::string_view, 7> slugs{"jinxiu", "chunhui", "heyuan", "cuizhu", "dongyuan", "wenchang", "binhe"};
     const std::array<std::string_view, 7> places{"锦绣苑", "春晖园", "和园", "翠竹里", "东苑", "文昌坊", "滨河湾"};
@@ -127,12 +138,13 @@ void Town::organisation() {
         Branch br{"xc-" + std::string(slugs[b]), std::string(slugs[b]), std::string(places[b]), "p-" + std::string(slugs[b]) + "-sj", {}};
         post(next(), "admin", "GridDefined",
              {{"grid_id", br.id}, {"name", br.place + "网格支部"}, {"level", "grid"}, {"parent_id", "xincheng"},
-              {"station", br.place + "初心驿站"}});
+              {"station", br.place + "初心驿站"}, {"boundary", box(11910 + static_cast<int>(b), 3210, 11911 + static_cast<int>(b), 3215)}});
         for (int k = 1; k <= sizes[b]; ++k) {
             const std::string key = br.slug + "-" + std::to_string(k);
             Micro m{"xc-" + key, br.place + std::to_string(6 * k - 5) + "-" + std::to_string(6 * k) + "幢",
                     static_cast<int>(b), "p-" + key + "-zz", "p-" + key + "-wgy", "p-" + br.slug + "-zyz"};
-            json g{{"grid_id", m.id}, {"name", m.name}, {"level", "micro"}, {"parent_id", br.id}};
+            json g{{"grid_id", m.id}, {"name", m.name}, {"level", "micro"}, {"parent_id", br.id},
+                   {"boundary", box(11910 + static_cast<int>(b), 3209 + k, 11911 + static_cast<int>(b), 3210 + k)}};
             if (k == 2 && b < 5) g["station"] = m.name + "初心驿站";
             post(next(), "admin", "GridDefined", std::move(g));
             br.micros.push_back(static_cast<int>(micros_.size()));
@@ -141,12 +153,14 @@ void Town::organisation() {
         branches_.push_back(std::move(br));
     }
     // Two micro-grids hang directly under the community: no `grid` rung for their cases.
+    int row = 0;
     for (auto [slug, name] : {std::pair<std::string_view, std::string_view>{"shangyejie", "新城商业街"}, {"xuexiao", "新城小学周边"}}) {
         const std::string s(slug);
+        const int south = 3210 + row++;
         Micro m{"xc-" + s, std::string(name), -1, "p-" + s + "-zz", "p-" + s + "-wgy", "p-xc-zyz"};
         post(next(), "admin", "GridDefined",
              {{"grid_id", m.id}, {"name", m.name + "微网格"}, {"level", "micro"}, {"parent_id", "xincheng"},
-              {"station", m.name + "初心驿站"}});
+              {"station", m.name + "初心驿站"}, {"boundary", box(11917, south, 11918, south + 1)}});
         micros_.push_back(std::move(m));
     }
 
