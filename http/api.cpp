@@ -306,6 +306,11 @@ struct Api::Impl {
                 r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"gridloop\"");
                 return ctx.done(std::move(r));
             }
+            // Every answer to an authenticated request names its subject in the access log.
+            ctx.done = [done = std::move(ctx.done), subject = who->subject](Response r) {
+                r.subject = subject;
+                done(std::move(r));
+            };
             if (!allowed(route->access, who->role))
                 return ctx.done(problem(403, "role " + std::string(to_string(who->role)) + " may not " +
                                                  (route->access == Access::write ? "post events" : "read raw events or the audit endpoints"),

@@ -41,6 +41,7 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
     ChunkSource stream;           // when set, the body is streamed in chunks instead of `body`
     std::optional<SseStart> sse;  // when set, the connection turns into an event stream
+    std::string subject;          // the authenticated subject, for the access log ("" when none)
 };
 
 } // namespace gridloop::http

@@ -144,6 +144,7 @@ private:
     // ---- responses
     void respond(Response r) {
         status_ = r.status;
+        subject_ = r.subject.empty() ? "-" : r.subject;
         if (server_.stopping) keep_alive_ = false;
         if (head_) {
             // HEAD: the headers only; a stream's body would desynchronise the connection.
@@ -177,7 +178,7 @@ private:
 
     void access_log() {
         const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count() / 1000.0;
-        server_.log(now_text() + " " + remote() + " " + log_prefix_ + " " + std::to_string(status_) + " " + std::to_string(bytes_) + " " +
+        server_.log(now_text() + " " + remote() + " " + subject_ + " " + log_prefix_ + " " + std::to_string(status_) + " " + std::to_string(bytes_) + " " +
                     std::to_string(ms) + "ms");
     }
 
@@ -372,6 +373,7 @@ private:
     std::uint64_t requests_ = 0;
     int status_ = 0;
     std::size_t bytes_ = 0;
+    std::string subject_ = "-";
     std::string log_prefix_;
     std::chrono::steady_clock::time_point started_{};
 
