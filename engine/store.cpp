@@ -4,6 +4,7 @@
 #include "engine/sqlite.hpp"
 
 #include <array>
+#include <map>
 #include <filesystem>
 #include <utility>
 
@@ -319,6 +320,13 @@ StoreReader::Impl::Impl(const std::string& p, Mode mode)
 }
 
 StoreReader::StoreReader(const std::string& path) : StoreReader(path, Mode::read) {}
+
+const StoreReader& StoreReader::for_this_thread(const std::string& path) {
+    thread_local std::map<std::string, std::unique_ptr<StoreReader>> readers;
+    auto& r = readers[path];
+    if (!r) r = std::make_unique<StoreReader>(path);
+    return *r;
+}
 
 StoreReader::StoreReader(const std::string& path, Mode mode) {
     try {

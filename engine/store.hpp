@@ -57,6 +57,8 @@ public:
     // Opens read-only. StoreError when the file is missing (io), not a gridloop database (foreign),
     // or written by a newer schema (too_new).
     explicit StoreReader(const std::string& path);
+    // The calling thread's own read connection to `path`, opened on first use and kept.
+    static const StoreReader& for_this_thread(const std::string& path);
     ~StoreReader();
     StoreReader(StoreReader&&) noexcept;
     StoreReader& operator=(StoreReader&&) noexcept;

@@ -65,22 +65,27 @@ void put_string(std::string& out, std::string_view s) {
 std::string write_envelope(const RawEnvelope& r, bool with_hashes) {
     std::string out;
     out.reserve(r.data.size() + 320);
-    auto key = [&](const char* k) {
+    auto raw = [&](const char* key, std::string_view json_text) {
         out += out.empty() ? "{\"" : ",\"";
-        out += k;
+        out += key;
         out += "\":";
+        out += json_text;
     };
-    key("actor"), put_string(out, r.actor);
-    key("data"), out += r.data;
-    key("event_id"), put_string(out, r.event_id);
-    if (with_hashes) key("hash"), put_string(out, r.hash);
-    key("occurred_at"), put_string(out, r.occurred_at);
-    key("position"), out += std::to_string(r.position);
-    if (with_hashes) key("prev_hash"), put_string(out, r.prev_hash);
-    key("recorded_at"), put_string(out, r.recorded_at);
-    key("stream"), put_string(out, r.stream);
-    key("type"), put_string(out, r.type);
-    key("version"), out += std::to_string(r.version);
+    auto quoted = [&](const char* key, std::string_view s) {
+        raw(key, "");
+        put_string(out, s);
+    };
+    quoted("actor", r.actor);
+    raw("data", r.data);
+    quoted("event_id", r.event_id);
+    if (with_hashes) quoted("hash", r.hash);
+    quoted("occurred_at", r.occurred_at);
+    raw("position", std::to_string(r.position));
+    if (with_hashes) quoted("prev_hash", r.prev_hash);
+    quoted("recorded_at", r.recorded_at);
+    quoted("stream", r.stream);
+    quoted("type", r.type);
+    raw("version", std::to_string(r.version));
     out += '}';
     return out;
 }

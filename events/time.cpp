@@ -103,13 +103,8 @@ std::optional<Duration> parse_duration(std::string_view s) {
         if (idx == std::string_view::npos || (last_unit && units.find(last_unit) >= idx)) return std::nullopt;
         last_unit = unit;
         any = true;
-        switch (in_time ? unit : static_cast<char>(unit + 32)) {
-        case 'w': d.days += 7 * n; break;
-        case 'd': d.days += n; break;
-        case 'H': d.seconds += 3600 * n; break;
-        case 'M': d.seconds += 60 * n; break;
-        case 'S': d.seconds += n; break;
-        }
+        if (!in_time) d.days += (unit == 'W' ? 7 : 1) * n;
+        else d.seconds += (unit == 'H' ? 3600 : unit == 'M' ? 60 : 1) * n;
     }
     if (!any || (in_time && last_unit == 0)) return std::nullopt;
     return d;

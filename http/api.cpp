@@ -405,12 +405,7 @@ struct Api::Impl {
     }
 
     // One read connection per thread.
-    const engine::StoreReader& reader() {
-        thread_local std::map<std::string, std::unique_ptr<engine::StoreReader>> readers;
-        auto& r = readers[engine.path()];
-        if (!r) r = std::make_unique<engine::StoreReader>(engine.path());
-        return *r;
-    }
+    const engine::StoreReader& reader() { return engine::StoreReader::for_this_thread(engine.path()); }
 
     bool personal(const Ctx& c) const { return c.who.role != Role::dashboard; }
 
@@ -599,13 +594,11 @@ void Api::Impl::get_events(Ctx& c) {
         Response r;
         r.content_type = "application/x-ndjson";
         r.stream = [cur, path](std::string& chunk) {
-            thread_local std::map<std::string, std::unique_ptr<engine::StoreReader>> readers;
-            auto& rd = readers[path];
-            if (!rd) rd = std::make_unique<engine::StoreReader>(path);
+            const auto& rd = engine::StoreReader::for_this_thread(path);
             chunk.clear();
             if (cur->left <= 0 || cur->next >= cur->last) return false;
             const std::int64_t upto = std::min(cur->last, cur->next + std::min<std::int64_t>(cur->left, 2000));
-            rd->scan(cur->next, upto, [&](const events::RawEnvelope& e) {
+            rd.scan(cur->next, upto, [&](const events::RawEnvelope& e) {
                 chunk += events::envelope_text(e);
                 chunk += '\n';
                 return true;

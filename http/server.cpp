@@ -289,13 +289,10 @@ private:
 
     void catch_up() {
         // One page from the store per write; live envelopes queue meanwhile.
-        thread_local std::map<std::string, std::unique_ptr<engine::StoreReader>> readers;
-        auto& reader = readers[server_.api.engine().path()];
         std::string page;
         std::int64_t last = last_sent_;
         try {
-            if (!reader) reader = std::make_unique<engine::StoreReader>(server_.api.engine().path());
-            reader->scan(last_sent_, last_sent_ + 500, [&](const events::RawEnvelope& r) {
+            engine::StoreReader::for_this_thread(server_.api.engine().path()).scan(last_sent_, last_sent_ + 500, [&](const events::RawEnvelope& r) {
                 page += sse_message(r, notify_only_);
                 last = r.position;
                 return true;
