@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -298,6 +299,14 @@ std::optional<int> parse_clock(std::string_view text) {
         return std::nullopt;
     }
     return hours * 60 + minutes;
+}
+
+std::string format_date(std::chrono::local_days d) {
+    const std::chrono::year_month_day ymd{d};
+    char text[16];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()));
+    return text;
 }
 
 std::optional<std::chrono::local_days> parse_date(std::string_view text) {

@@ -66,5 +66,7 @@ private:
 std::optional<int> parse_clock(std::string_view text);
 // Parses "YYYY-MM-DD" to a local date; nullopt on anything else (including 2026-02-30).
 std::optional<std::chrono::local_days> parse_date(std::string_view text);
+// Formats a local date as "YYYY-MM-DD".
+std::string format_date(std::chrono::local_days d);
 
 } // namespace gridloop::projections

@@ -36,7 +36,7 @@ void Model::apply(const Envelope& env) {
             roots_.push_back(g->grid_id);
         }
         if (g->level == Level::micro && g->boundary) micro_index_.insert(g->grid_id, *g->boundary);
-        grids_.insert_or_assign(g->grid_id, std::move(grid));
+        stats_.add_grid(grids_.insert_or_assign(g->grid_id, std::move(grid)).first->second);
     } else if (auto d = std::get_if<DepartmentRegistered>(&ev)) {
         Department dept = make_department(*d);
         dept.version = env.version;
@@ -53,10 +53,13 @@ void Model::apply(const Envelope& env) {
         Case& c = it->second;
         auto queued = [&c] { return c.state == CaseState::open && c.rung == Rung::department && c.dept_id; };
         if (queued()) dept_queues_[*c.dept_id].erase({c.due_at, c.case_id});
+        std::optional<StatsIndex::CaseMark> before;
+        if (!fresh) before = StatsIndex::mark(c);
         RungMask rungs = 0;
         if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
         apply_case(c, env, config_, rungs);
         if (fresh) cases_by_grid_[c.grid_id].push_back(&c);
+        stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
         if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
             for (const auto& v : *h->volunteers)
@@ -64,7 +67,9 @@ void Model::apply(const Envelope& env) {
     } else if (const std::string* member_id = member_id_of(ev)) {
         Member& m = members_[*member_id];
         const std::string before = m.residence_grid, branch_before = m.home_branch;
+        const Instant contact_before = m.last_contact_at;
         apply_member(m, env);
+        stats_.resident_changed(m, before, contact_before);
         if (m.residence_grid != before) {
             if (!before.empty()) residents_[before].erase(m.member_id);
             residents_[m.residence_grid].emplace(m.member_id, &m);

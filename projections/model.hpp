@@ -3,6 +3,7 @@
 
 #include "projections/entities.hpp"
 #include "projections/geo.hpp"
+#include "projections/stats.hpp"
 
 #include <functional>
 #include <map>
@@ -37,6 +38,8 @@ public:
     const ById<Person>& persons() const { return persons_; }
     const ById<Case>& cases() const { return cases_; }
     const ById<Member>& members() const { return members_; }
+    // Statistics per grid subtree, kept up to date by apply().
+    const StatsIndex& stats() const { return stats_; }
 
     const Grid* grid(std::string_view id) const { return find(grids_, id); }
     const Department* department(std::string_view id) const { return find(departments_, id); }
@@ -85,6 +88,7 @@ private:
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
     ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
+    StatsIndex stats_;
 };
 
 // The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.

@@ -1,0 +1,110 @@
+// Grid statistics kept up to date as the model folds, so that a stats request adds up tallies kept
+// per grid subtree instead of scanning the subtree's cases.
+#pragma once
+
+#include "projections/entities.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gridloop::projections {
+
+// The cohort: cases whose IssueReported was recorded in [from, to). No bound = all cases.
+struct Period {
+    std::optional<Instant> from, to;
+    bool contains(Instant t) const { return (!from || t >= *from) && (!to || t < *to); }
+};
+
+inline constexpr std::size_t rung_count = events::enum_names<events::Rung>::v.size();
+
+// What one case adds to the counts of its grid and of every grid above it.
+struct CaseCounts {
+    std::int64_t reported = 0, open = 0, handled = 0, fed_back = 0, closed = 0, dismissed = 0;
+    std::int64_t timed_out = 0;         // ran out of time on some rung at least once (the engine acted)
+    std::int64_t closed_solved = 0;     // closed with solved = yes
+    std::int64_t handled_on_time = 0;   // handled (not open again) before the due_at of the rung that handled it
+    std::int64_t handled_total = 0;     // handled at least once and not open again
+    std::int64_t rated = 0;             // cases rated at least once
+    std::int64_t ratings = 0;           // ratings given (a reopened case is rated more than once)
+    std::int64_t ratings_satisfied = 0; // of those, satisfied or basically_satisfied
+    std::int64_t reopened = 0;          // rated, and round > 1
+    std::int64_t closed_in_grid = 0;    // closed, never above micro_head
+    std::array<std::int64_t, rung_count> open_by_rung{};
+
+    void add(const CaseCounts& o, std::int64_t sign = 1);
+};
+CaseCounts counts_of(const Case& c);
+// Report → last handling in working milliseconds, for a case whose handling stands (handled and
+// neither open again nor dismissed): what median_handle_hours is the median of.
+std::optional<std::int64_t> handle_ms_of(const Case& c);
+
+// The counts of a cohort, with its cases per category and its returns per department.
+struct Tally : CaseCounts {
+    std::map<std::string, std::int64_t, std::less<>> categories, returns;
+    void add(const Tally& o);
+    void add_case(const Case& c); // counts_of(c), its category and its returns
+};
+
+// Events of one local day in a grid subtree: cases reported, cases closed (by the rating that closed
+// them) and rungs that ran out (the engine's own time-outs, and open cases due that day that the
+// engine has not acted on yet).
+struct DailyPoint {
+    std::chrono::local_days day;
+    std::int64_t reported = 0, closed = 0, overdue = 0;
+};
+
+// Per grid: the subtree's cohort counts in all and by UTC day of report (above micro-grids; a
+// micro-grid's few cases are scanned), handling times by size, open cases by due time, event times
+// for daily series, and residents by last contact. Move-only, like the model that owns it.
+class StatsIndex {
+public:
+    StatsIndex();
+    ~StatsIndex();
+    StatsIndex(StatsIndex&&) noexcept;
+    StatsIndex& operator=(StatsIndex&&) noexcept;
+
+    // What the index holds of one case, taken before an event so that the change can be applied.
+    struct CaseMark {
+        CaseCounts counts;
+        std::optional<std::int64_t> handle_ms;
+        std::optional<Instant> open_due; // open, and due then
+        std::int64_t timeouts = 0;
+        bool closed = false;
+    };
+    static CaseMark mark(const Case& c);
+
+    // Folding, in log order. Grids never move once defined, so a case stays in its subtree.
+    void add_grid(const Grid& g);
+    // `c` after `env`; `before` is its mark before (none for the IssueReported that created it).
+    void case_changed(const Case& c, const std::optional<CaseMark>& before, const events::Envelope& env);
+    // `m` after an event; `old_grid` and `old_contact` were its residence and last contact before
+    // (old_grid empty for a new member).
+    void resident_changed(const Member& m, const std::string& old_grid, Instant old_contact);
+
+    // Queries on the subtree under `grid` (an unknown grid gives zeros and nothing).
+    Tally tally(std::string_view grid, const Period& period) const;
+    std::optional<double> median_handle_ms(std::string_view grid, const Period& period) const;
+    // Each case of the cohort open past its due_at at `now`, earliest due first.
+    void for_each_overdue(std::string_view grid, const Period& period, Instant now, const std::function<void(const Case&)>& f) const;
+    // Residents, and those of them whose last contact was at or before `lost_since`.
+    std::pair<std::int64_t, std::int64_t> residents(std::string_view grid, Instant lost_since) const;
+    // Per local day in [first, last] (days of `calendar`), whatever period the cases were reported in.
+    std::vector<DailyPoint> daily(std::string_view grid, std::chrono::local_days first, std::chrono::local_days last, Instant now,
+                                 const Calendar& calendar) const;
+
+    struct Node;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace gridloop::projections
