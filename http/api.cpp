@@ -800,7 +800,15 @@ void Api::Impl::get_case(Ctx& c) {
 }
 
 void Api::Impl::list_grids(Ctx& c) {
-    answer(c, [&](const Model& m, Instant) { return ok_json(grid_tree(m)); });
+    answer(c, [&](const Model& m, Instant now) {
+        json j = grid_tree(m);
+        // The town's own today and month, so that a page in another time zone asks for the right days.
+        const auto& calendar = m.config().calendar;
+        j["today"] = projections::format_date(calendar.local_day(now));
+        j["month"] = projections::format_month(projections::month_of(now, calendar));
+        j["timezone"] = calendar.spec().timezone;
+        return ok_json(j);
+    });
 }
 
 void Api::Impl::get_grid(Ctx& c) {
@@ -848,12 +856,14 @@ void Api::Impl::grid_stars(Ctx& c) {
 }
 
 void Api::Impl::department_queue(Ctx& c) {
+    const auto grid = param(c, "grid");
     answer(c, [&](const Model& m, Instant now) {
         if (!sees_department(c.who, c.params[0])) return not_visible(c, "department " + c.params[0], m.department(c.params[0]));
         if (!m.department(c.params[0])) return problem(404, "unknown department " + c.params[0], c.path);
+        if (grid && !m.grid(*grid)) return problem(404, "unknown grid " + *grid, c.path);
         json items = json::array();
         for (const auto* k : m.department_queue(c.params[0]))
-            if (sees_case(c.who, m, *k)) items.push_back(case_json(*k, now, false));
+            if (sees_case(c.who, m, *k) && (!grid || m.within(k->grid_id, *grid))) items.push_back(case_json(*k, now, false));
         return ok_json({{"dept_id", c.params[0]}, {"cases", std::move(items)}});
     });
 }

@@ -689,3 +689,29 @@ TEST_CASE("/metrics: requests by route and status, batch sizes, commit latency, 
 }
 
 } // TEST_SUITE
+
+TEST_CASE("dashboards: the town's today and month, department queues narrowed to a subtree") {
+    ApiFixture f;
+    // The fixture's clock is Monday 2026-11-16 09:00 in Shanghai; in UTC it is still the 16th at 01:00.
+    const json g = f.get_json("/v1/grids");
+    CHECK(g.at("today") == "2026-11-16");
+    CHECK(g.at("month") == "2026-11");
+    CHECK(g.at("timezone") == "Asia/Shanghai");
+    for (const auto& [id, grid] : {std::pair{"a", "m1"}, {"b", "m2"}, {"c", "m3"}}) {
+        REQUIRE(f.post(report(id, grid)).status == 201);
+        REQUIRE(f.post(EngineFixture::ev("IssueEscalated", {{"case_id", id}, {"to_rung", "department"}, {"dept_id", "d"}, {"reason", "路面"}}))
+                    .status == 201);
+    }
+    auto ids = [&](const std::string& target) {
+        const json queue = f.get_json(target);
+        std::vector<std::string> out;
+        for (const auto& k : queue.at("cases")) out.push_back(k.at("case_id"));
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    CHECK(ids("/v1/departments/d/queue") == std::vector<std::string>{"a", "b", "c"});
+    CHECK(ids("/v1/departments/d/queue?grid=g") == std::vector<std::string>{"a", "b"});
+    CHECK(ids("/v1/departments/d/queue?grid=m3") == std::vector<std::string>{"c"});
+    CHECK(ids("/v1/departments/d/queue?grid=t2").empty());
+    check_problem(f.get("/v1/departments/d/queue?grid=nowhere"), 404, "unknown grid nowhere");
+}

@@ -8,7 +8,8 @@ no member names, that a posted event changes the page without a reload, and save
 
 usage: dashboard_browser_test.py GRIDLOOP BINARY_DIR    exit 77 (skipped) without chromium
 """
-import base64, decimal, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.request
+import base64
+import datetime, decimal, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.error, urllib.request
 
 SKIP = 77
 
@@ -19,14 +20,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(method, url, token=None, body=None):
+def http(method, url, token=None, body=None, refused_ok=False):
+    """The JSON answer; with refused_ok, a 4xx answer's problem+json (with its status) instead of raising."""
     req = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode())
     if token:
         req.add_header("Authorization", "Bearer " + token)
     if body is not None:
         req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        if refused_ok and 400 <= e.code < 500:
+            return json.loads(e.read())
+        raise
 
 
 def wait_for(what, fn, timeout=20.0, step=0.1):
@@ -188,6 +195,65 @@ def main():
         wait_for("the page to show the new report", lambda: cdp.js(tiles_js)["reported"] == str(before + 1), timeout=15)
         assert cdp.js("window.__not_reloaded === true"), "the page reloaded"
         print(f"live: reported {before} → {before + 1} without a reload (position {state()['position']})")
+
+        # The period counts from the town's today (not the browser's clock): last 30 days.
+        grids = http("GET", base + "/v1/grids", dash)
+        today, this_month = grids["today"], grids["month"]
+        pick = lambda sel, value: cdp.js(f"(s => {{ s.value = {json.dumps(value)}; s.dispatchEvent(new Event('change')); }})"
+                                         f"(document.getElementById('{sel}'))")
+        pick("period", "d30")
+        first = (datetime.date.fromisoformat(today) - datetime.timedelta(days=29)).isoformat()
+
+        def shows_last_30_days():
+            st, want = state(), http("GET", f"{base}/v1/grids/{root}/stats?from={first}", dash)
+            return st if st.get("period") == "d30" and cdp.js(tiles_js) == {k: shown(k, want[k]) for k in tiles} else None
+
+        d30 = wait_for("the tiles to show the last 30 days", shows_last_30_days, timeout=15, step=0.5)
+        assert d30["today"] == today, f"the page's today {d30['today']} is not the town's {today}"
+        print(f"last 30 days from the town's today {today}: reported {cdp.js(tiles_js)['reported']} (from={first})")
+
+        # The month picker drives the stars and the leaderboard.
+        months = cdp.js("[...document.getElementById('month').options].map(o => o.value)")
+        assert len(months) == 12 and months[0] == this_month, f"month picker: {months}"
+        past = months[6]
+        pick("month", past)
+        want_stars = http("GET", f"{base}/v1/grids/{root}/stars?period={past}", dash)["micro_grids"]
+        want_scores = ["—" if m["score"] is None else "%g" % m["score"] for m in want_stars]  # as JavaScript prints numbers
+        scores_js = "[...document.querySelectorAll('#stars tr td.n')].map(td => td.textContent)"
+        wait_for(f"the stars of {past}", lambda: state().get("month") == past and cdp.js(scores_js) == want_scores, timeout=15, step=0.5)
+        assert past in cdp.js("document.getElementById('h-board').textContent")
+        print(f"month picker: stars of {past} equal the API ({len(want_scores)} micro-grids)")
+
+        # Picking a micro-grid narrows the department queues to cases reported in its subtree: a case
+        # reported in `micro` is dispatched to a department serving it.
+        http("POST", base + "/v1/events", admin, {"type": "IssueReported", "data": {
+            "case_id": "c-browser-2", "category": "road", "description": "browser test", "source": "patrol", "grid_id": micro}})
+        for d in grids["departments"]:
+            dispatched = http("POST", base + "/v1/events", admin, {"type": "IssueEscalated", "data": {
+                "case_id": "c-browser-2", "to_rung": "department", "dept_id": d["dept_id"], "reason": "browser test"}}, refused_ok=True)
+            if "status" not in dispatched:  # not a problem+json: appended
+                dept, name = d["dept_id"], d["name"]
+                break
+        else:
+            raise AssertionError("no department serves " + micro)
+        # … and one from another micro-grid the same department serves, which must not be shown then.
+        def micros(nodes):
+            for g in nodes:
+                yield from ([g["grid_id"]] if g["level"] == "micro" else []) + list(micros(g["children"]))
+        for i, other in enumerate(g for g in micros(grids["grids"]) if g != micro):
+            case_id = f"c-browser-other-{i}"
+            http("POST", base + "/v1/events", admin, {"type": "IssueReported", "data": {
+                "case_id": case_id, "category": "road", "description": "browser test", "source": "patrol", "grid_id": other}})
+            if "status" not in http("POST", base + "/v1/events", admin, {"type": "IssueEscalated", "data": {
+                    "case_id": case_id, "to_rung": "department", "dept_id": dept, "reason": "browser test"}}, refused_ok=True):
+                break
+        total = len(http("GET", f"{base}/v1/departments/{dept}/queue", admin)["cases"])
+        in_micro = len(http("GET", f"{base}/v1/departments/{dept}/queue?grid={micro}", dash)["cases"])
+        assert 1 <= in_micro < total, (in_micro, total)
+        cdp.js(f"document.querySelector('#tree button[data-grid=\"{micro}\"]').click()")
+        row_js = f"[...document.querySelectorAll('#depts tr')].filter(r => r.cells[0].textContent === {json.dumps(name)}).map(r => r.cells[1].textContent)"
+        wait_for(f"{name}'s queue narrowed to {micro}", lambda: state().get("grid") == micro and cdp.js(row_js) == [str(in_micro)], timeout=15, step=0.5)
+        print(f"department queue of {dept}: {total} open in all, {in_micro} from {micro} shown when {micro} is picked")
 
         out = os.path.join(binary_dir, "dashboard.png")
         cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=1900, deviceScaleFactor=1, mobile=False)
