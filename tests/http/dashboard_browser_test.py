@@ -255,6 +255,13 @@ def main():
         wait_for(f"{name}'s queue narrowed to {micro}", lambda: state().get("grid") == micro and cdp.js(row_js) == [str(in_micro)], timeout=15, step=0.5)
         print(f"department queue of {dept}: {total} open in all, {in_micro} from {micro} shown when {micro} is picked")
 
+        # Back to the town, all time, this month, for the screenshots.
+        pick("period", "all")
+        pick("month", this_month)
+        cdp.js(f"document.querySelector('#tree button[data-grid=\"{root}\"]').click()")
+        wait_for("the town view again", lambda: (lambda st: st.get("grid") == root and st.get("period") == "all" and st.get("month") == this_month)(state()),
+                 timeout=15, step=0.5)
+
         out = os.path.join(binary_dir, "dashboard.png")
         cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=1900, deviceScaleFactor=1, mobile=False)
         with open(out, "wb") as f:
