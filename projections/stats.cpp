@@ -174,12 +174,13 @@ void StatsIndex::case_changed(const Case& c, const std::optional<CaseMark>& befo
     const auto* returned = std::get_if<IssueReturned>(&env.event);
     const bool closes = after.closed && !prior.closed;
     const bool times_out = after.timeouts > prior.timeouts;
+    const bool tallies_change = !before || returned || delta != CaseCounts{}; // a discussion, say, changes no count
     const std::int64_t day = utc_day(c.reported_at);
     const auto by_report = [](const Case* a, const Case* b) { return a->reported_at < b->reported_at; };
 
     for (Node* n = leaf; n; n = n->parent) {
-        for (Tally* t : {&n->all, n->by_day ? &n->days[day] : nullptr}) {
-            if (!t) continue;
+        for (Tally* t : {&n->all, n->by_day && tallies_change ? &n->days[day] : nullptr}) {
+            if (!t || !tallies_change) continue;
             t->CaseCounts::add(delta);
             if (!before) ++t->categories[c.category];
             if (returned) ++t->returns[returned->dept_id];

@@ -40,6 +40,7 @@ struct CaseCounts {
     std::array<std::int64_t, rung_count> open_by_rung{};
 
     void add(const CaseCounts& o, std::int64_t sign = 1);
+    friend bool operator==(const CaseCounts&, const CaseCounts&) = default;
 };
 CaseCounts counts_of(const Case& c);
 // Report → last handling in working milliseconds, for a case whose handling stands (handled and
