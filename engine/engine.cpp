@@ -37,8 +37,18 @@ bool same_content(const Posted& p, std::string_view actor, const RawEnvelope& st
     return canonical_json(mine) == stored.data;
 }
 
+// What a client reads when the log cannot take a write: the cause in plain words, the detail, and
+// what to do. The request is not applied; whether a failed commit reached the disk is unknown after
+// a failed fsync, which is why the answer is "retry with the same event_id", never "resend".
 Error storage_error(const StoreError& e) {
-    return Error{errc::unavailable, std::string("the event log cannot be written: ") + e.what()};
+    std::string cause;
+    switch (e.kind()) {
+    case StoreError::Kind::full: cause = "no space is left for the event log (a full disk, a quota or a file-size limit)"; break;
+    case StoreError::Kind::readonly: cause = "the event log is read-only"; break;
+    case StoreError::Kind::busy: cause = "another process holds the event log's write lock"; break;
+    default: cause = "the event log cannot be written"; break;
+    }
+    return Error{errc::unavailable, cause + " (" + e.what() + "); retry later with the same event_id: a retry never appends twice"};
 }
 
 } // namespace
@@ -169,7 +179,13 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             if (p.event_id) {
                 std::optional<RawEnvelope> original;
                 if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = to_raw(accepted[it->second]);
-                else original = store_.by_event_id(*p.event_id);
+                else
+                    try {
+                        original = store_.by_event_id(*p.event_id);
+                    } catch (const StoreError& e) {
+                        error = storage_error(e); // the request fails whole, as when its commit fails
+                        break;
+                    }
                 if (original) {
                     if (!same_content(p, req.actor, *original)) {
                         error = conflict(where + "event_id " + *p.event_id + " was already used for other content (position " +
@@ -214,7 +230,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             accepted.resize(first_new);
             next = saved_next;
             prev = saved_prev;
-            ++stats_.refused;
+            if (error->code != errc::unavailable) ++stats_.refused; // a store that cannot be read refuses nothing
             results.emplace_back(std::move(*error));
         } else {
             tx.merge_into(group_view);

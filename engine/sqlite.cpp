@@ -2,17 +2,32 @@
 #include "engine/sqlite.hpp"
 
 #include <cassert>
+#include <cstring>
 
 namespace gridloop::engine::sqlite {
 namespace {
+
+// The errno behind a failed write, fsync or truncate (a full disk, a quota, a file-size limit, a
+// read-only file system), taken from the file that failed: the WAL (the journal), else the database
+// file. Not for other codes: a file's last errno may be left over from an earlier failure.
+int io_errno(sqlite3* db, int rc) {
+    if (!db || (rc != SQLITE_IOERR_WRITE && rc != SQLITE_IOERR_FSYNC && rc != SQLITE_IOERR_TRUNCATE)) return 0;
+    int e = 0;
+    sqlite3_file* journal = nullptr;
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal) == SQLITE_OK && journal && journal->pMethods)
+        journal->pMethods->xFileControl(journal, SQLITE_FCNTL_LAST_ERRNO, &e);
+    if (e == 0) sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &e);
+    return e;
+}
 
 std::string describe(sqlite3* db, int rc, std::string_view what) {
     std::string m(what);
     m += ": ";
     // sqlite3_errmsg describes the last failure on this connection; fall back to the code's text.
     m += db && sqlite3_extended_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    m += " (SQLite code " + std::to_string(rc) + ")";
-    return m;
+    m += " (SQLite code " + std::to_string(rc);
+    if (const int e = io_errno(db, rc)) m += std::string(", ") + std::strerror(e);
+    return m + ")";
 }
 
 } // namespace
@@ -23,9 +38,10 @@ Connection::Connection(const std::string& path, int flags) {
         // Even a failed open allocates a handle that carries the message.
         const int code = db_ ? sqlite3_extended_errcode(db_) : rc;
         std::string m = describe(db_, code, "cannot open " + path);
+        const int sys = io_errno(db_, code);
         sqlite3_close(db_);
         db_ = nullptr;
-        throw Error(code, m);
+        throw Error(code, m, sys);
     }
     sqlite3_extended_result_codes(db_, 1);
 }
@@ -38,7 +54,7 @@ Connection::~Connection() {
 
 void Connection::check(int rc, std::string_view what) const {
     if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
-    throw Error(rc, describe(db_, rc, what));
+    throw Error(rc, describe(db_, rc, what), io_errno(db_, rc));
 }
 
 void Connection::exec(const char* sql) { check(sqlite3_exec(db_, sql, nullptr, nullptr, nullptr), sql); }

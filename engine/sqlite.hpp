@@ -10,15 +10,20 @@
 
 namespace gridloop::engine::sqlite {
 
-// A failed SQLite call: the extended result code and "what: sqlite3_errmsg".
+// A failed SQLite call: the extended result code, the errno behind an I/O error, and
+// "what: sqlite3_errmsg".
 class Error : public std::runtime_error {
 public:
-    Error(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    Error(int code, const std::string& message, int system_errno = 0)
+        : std::runtime_error(message), code_(code), system_errno_(system_errno) {}
     int code() const noexcept { return code_; }             // extended result code
     int primary() const noexcept { return code_ & 0xff; }   // SQLITE_FULL, SQLITE_READONLY, ...
+    // For a failed write, fsync or truncate: the system call's errno (ENOSPC, EDQUOT, EROFS, ...); else 0.
+    int system_errno() const noexcept { return system_errno_; }
 
 private:
     int code_;
+    int system_errno_;
 };
 
 class Connection {

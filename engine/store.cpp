@@ -4,6 +4,7 @@
 #include "engine/sqlite.hpp"
 
 #include <array>
+#include <cerrno>
 #include <map>
 #include <filesystem>
 #include <utility>
@@ -57,10 +58,20 @@ constexpr const char* insert_sql = "INSERT INTO events(" GRIDLOOP_COLUMNS ") VAL
 constexpr std::array<const char*, 11> column_names = {"position",    "stream", "version", "event_id",  "type", "occurred_at",
                                                       "recorded_at", "actor",  "data",    "prev_hash", "hash"};
 
-StoreError::Kind kind_of(int code) {
-    switch (code & 0xff) {
+StoreError::Kind kind_of(const sqlite::Error& e) {
+    switch (e.primary()) {
     case SQLITE_FULL: return StoreError::Kind::full;
     case SQLITE_READONLY: return StoreError::Kind::readonly;
+    case SQLITE_IOERR:
+        // The unix VFS reports only ENOSPC as SQLITE_FULL; a quota, a file-size limit or a file
+        // system remounted read-only surface as I/O errors with their errno.
+        switch (e.system_errno()) {
+        case ENOSPC:
+        case EDQUOT:
+        case EFBIG: return StoreError::Kind::full;
+        case EROFS: return StoreError::Kind::readonly;
+        default: return StoreError::Kind::io;
+        }
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return StoreError::Kind::busy;
     case SQLITE_CONSTRAINT: return StoreError::Kind::conflict;
@@ -71,7 +82,9 @@ StoreError::Kind kind_of(int code) {
 }
 
 [[noreturn]] void rethrow(const std::string& path, std::string_view what, const sqlite::Error& e) {
-    throw StoreError(kind_of(e.code()), path + ": " + std::string(what) + ": " + e.what());
+    const auto kind = kind_of(e);
+    const char* damaged = kind == StoreError::Kind::corrupt ? " is damaged; restore it from a backup" : "";
+    throw StoreError(kind, path + damaged + ": " + std::string(what) + ": " + e.what());
 }
 
 // Runs f, turning SQLite failures into StoreError that name the file and the operation.
@@ -165,6 +178,21 @@ bool path_exists(const std::string& path) {
     return std::filesystem::exists(path, ec);
 }
 
+// SQLite creates the -wal and -shm files with the database file's mode, so those made while the
+// database was read-only stay read-only once it is writable, and SQLite would go on opening the log
+// read-only. Gives them the database's mode again (nothing happens to files this process may not change).
+void writable_companions(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto mode = fs::status(path, ec).permissions();
+    if (ec || (mode & fs::perms::owner_write) == fs::perms::none) return;
+    for (const char* suffix : {"-wal", "-shm"}) {
+        const auto companion = fs::status(path + suffix, ec);
+        if (!ec && fs::exists(companion) && (companion.permissions() & fs::perms::owner_write) == fs::perms::none)
+            fs::permissions(path + suffix, mode, ec);
+    }
+}
+
 } // namespace
 
 StoreError::StoreError(Kind kind, std::string message) : std::runtime_error(std::move(message)), kind_(kind) {}
@@ -235,6 +263,7 @@ struct StoreReader::Impl {
     sqlite::Statement head_q, at_q, by_id_q, scan_q, stream_q, version_q, meta_q;
     std::optional<sqlite::Statement> insert_q; // the writer's only
     Head head;                                 // cached by the writer
+    bool reopen = false;                       // the writer found the log read-only: open it again before the next append
 };
 
 namespace {
@@ -292,13 +321,14 @@ bool open_schema(sqlite::Connection& db, const std::string& path, bool writer) {
 
 sqlite::Connection open_connection(const std::string& path, bool writer) {
     if (!writer && !path_exists(path)) throw StoreError(StoreError::Kind::io, path + " does not exist");
+    if (writer) writable_companions(path);
     try {
         // NOMUTEX: a connection is only ever used by one thread at a time, so SQLite's per-call
         // mutex (a sixth of a scan's time) buys nothing.
         const int access = writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
         return sqlite::Connection(path, access | SQLITE_OPEN_NOMUTEX);
     } catch (const sqlite::Error& e) {
-        throw StoreError(kind_of(e.code()), e.what());
+        throw StoreError(kind_of(e), e.what());
     }
 }
 
@@ -317,6 +347,7 @@ StoreReader::Impl::Impl(const std::string& p, Mode mode)
     db.exec("PRAGMA synchronous=FULL"); // in WAL mode: every commit is fsynced before it returns
     insert_q.emplace(db, insert_sql);
     head = read_head();
+    reopen = db.readonly();
 }
 
 StoreReader::StoreReader(const std::string& path) : StoreReader(path, Mode::read) {}
@@ -441,6 +472,15 @@ Store::Store(const std::string& path) : StoreReader(path, Mode::write) {}
 
 void Store::append(std::span<const RawEnvelope> batch) {
     if (batch.empty()) return;
+    if (impl_->reopen) {
+        // The log was read-only (the file, its -wal or -shm, or the file system): open it again, so
+        // that writes resume once it is writable, without a restart.
+        const std::string path = impl_->path;
+        impl_ = guarded(path, "reopen", [&] { return std::make_unique<Impl>(path, Mode::write); });
+        if (impl_->db.readonly())
+            throw StoreError(StoreError::Kind::readonly,
+                             path + ": the file or its file system is read-only; appends resume once it is writable");
+    }
     auto& s = *impl_;
     check_fields(batch);
     auto& insert = *s.insert_q;
@@ -464,7 +504,7 @@ void Store::append(std::span<const RawEnvelope> batch) {
             try {
                 insert.step();
             } catch (const sqlite::Error& e) {
-                throw sqlite::Error(e.code(), at_position(r.position) + e.what());
+                throw sqlite::Error(e.code(), at_position(r.position) + e.what(), e.system_errno());
             }
             insert.reset();
         }
@@ -472,6 +512,8 @@ void Store::append(std::span<const RawEnvelope> batch) {
         const auto& last = batch.back();
         s.head = Head{last.position, last.hash, last.recorded_at};
     } catch (const sqlite::Error& e) {
+        // Read-only: open the file again next time (not when it was moved away: that would create an empty one).
+        s.reopen = kind_of(e) == StoreError::Kind::readonly && e.code() != SQLITE_READONLY_DBMOVED;
         // Nothing was written; still, take the head from the file rather than trust the cache.
         try {
             s.head = s.read_head();

@@ -97,7 +97,8 @@ protected:
 class Store : public StoreReader {
 public:
     // Opens read-write; creates the file and the schema when absent. A file or file system that is
-    // read-only still opens for reading, and append then throws StoreError readonly.
+    // read-only still opens for reading, and append then throws StoreError readonly until the log is
+    // writable again: after a read-only failure the next append opens the file again first.
     explicit Store(const std::string& path);
 
     // Appends in one transaction with a durable (synchronous) commit. The positions must be head+1,

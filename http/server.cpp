@@ -127,10 +127,16 @@ private:
         version_ = msg.version();
         log_prefix_ = req.method + " " + redacted(req.target).substr(0, 200);
         // Counted as work, so that run() does not return (and the API is not destroyed) while the
-        // engine still owes this request its answer.
-        auto work = net::prefer(server_.ioc.get_executor(), net::execution::outstanding_work.tracked);
-        server_.api.handle(req, [self = shared_from_this(), work](Response r) {
-            net::dispatch(self->stream_.get_executor(), [self, r = std::move(r), work]() mutable { self->respond(std::move(r)); });
+        // engine still owes this request its answer. The engine's writer thread may drop the last
+        // references to the session and the work together: Owed releases the session first, so a
+        // session is never destroyed after its server.
+        struct Owed {
+            decltype(net::prefer(server_.ioc.get_executor(), net::execution::outstanding_work.tracked)) work;
+            std::shared_ptr<Session> self; // declared last, destroyed first
+        };
+        auto owed = std::make_shared<Owed>(Owed{net::prefer(server_.ioc.get_executor(), net::execution::outstanding_work.tracked), shared_from_this()});
+        server_.api.handle(req, [owed](Response r) {
+            net::dispatch(owed->self->stream_.get_executor(), [owed, r = std::move(r)]() mutable { owed->self->respond(std::move(r)); });
         });
     }
 

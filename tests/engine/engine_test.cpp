@@ -46,7 +46,7 @@ TEST_CASE("envelopes: gapless positions, per-stream versions, actor from the cal
     CHECK(h->envelopes[0].prev_hash == e.hash);
 }
 
-TEST_CASE("recorded_at never decreases even when the clock steps back; occurred_at is the client's") {
+TEST_CASE("recorded_at never decreases even when the clock steps back, occurred_at is the client's") {
     EngineFixture f;
     f.small_town();
     f.clock.advance(std::chrono::hours(1));
@@ -188,7 +188,7 @@ TEST_CASE("group commit: concurrent submitters share commits, each gets its own 
     CHECK(reader.head().position == 9 + ok);
 }
 
-TEST_CASE("reopening folds the same model; as_of folds a prefix") {
+TEST_CASE("reopening folds the same model, as_of folds a prefix") {
     EngineFixture f;
     f.small_town();
     for (int i = 0; i < 20; ++i) {

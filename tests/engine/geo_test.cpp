@@ -151,7 +151,7 @@ TEST_CASE("geo: a point in no micro-grid is refused naming the nearest and its d
             errc::unprocessable, "the nearest micro-grid is \"m3\"");
 }
 
-TEST_CASE("geo: a report by location in the batch that defines its grid; the routed grid is stored and replay keeps it") {
+TEST_CASE("geo: a report by location in the batch that defines its grid, the routed grid is stored and replay keeps it") {
     EngineFixture f;
     const double x = 119.1, y = 32.1;
     auto r = f.post_all(json::array({grid("t", "town", nullptr, {rect(x, y, x + 0.1, y + 0.1)}),

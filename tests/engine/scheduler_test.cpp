@@ -263,7 +263,7 @@ TEST_CASE("scheduler: two schedulers racing over the same due cases write each t
     CHECK(s2.take_refusals().empty());
 }
 
-TEST_CASE("scheduler: a case handled just before its due is left alone; one handled just after has climbed") {
+TEST_CASE("scheduler: a case handled just before its due is left alone, one handled just after has climbed") {
     EngineFixture f;
     f.small_town();
     engine::Scheduler s(*f.engine);
@@ -298,7 +298,7 @@ TEST_CASE("scheduler: a calendar with a holiday week and two make-up Saturdays s
     CHECK(view(f, "a").rung == Rung::grid);
 }
 
-TEST_CASE("scheduler: a policy change mid-case keeps the running clock; the next rung uses the new limit") {
+TEST_CASE("scheduler: a policy change mid-case keeps the running clock, the next rung uses the new limit") {
     EngineFixture f;
     f.small_town();
     REQUIRE(f.post(policy({{"worker", "PT4H"}})));
@@ -334,7 +334,7 @@ TEST_CASE("scheduler: the starting rung by severity, and time-outs from there") 
     CHECK(view(f, "small").rung == Rung::micro_head);
 }
 
-TEST_CASE("scheduler: returns go back to the dispatching rung with a fresh clock; after max_returns the town arbitrates") {
+TEST_CASE("scheduler: returns go back to the dispatching rung with a fresh clock, after max_returns the town arbitrates") {
     EngineFixture f;
     f.small_town();
     engine::Scheduler s(*f.engine);

@@ -515,7 +515,7 @@ TEST_CASE("access: the read matrix — every role × every GET endpoint × a tar
                             << " missing-vs-foreign comparisons");
 }
 
-TEST_CASE("access: the write matrix — every role × every event type × a target inside, outside and missing; refusals append nothing") {
+TEST_CASE("access: the write matrix — every role × every event type × a target inside, outside and missing, refusals append nothing") {
     AccessFixture f;
     Answers answers;
     int cells = 0;
@@ -686,7 +686,7 @@ TEST_CASE("access: lists hold only what lies inside the scope") {
     CHECK(ids("/v1/cases?dept=far", Role::grid_head, "cases", "case_id") == json(S{}).dump());
 }
 
-TEST_CASE("access: auditors read everything with names and write nothing; dashboards read projections without names or raw events") {
+TEST_CASE("access: auditors read everything with names and write nothing, dashboards read projections without names or raw events") {
     ReadFixture f;
     for (const Role role : {Role::admin, Role::auditor}) {
         CHECK(f.get("/v1/members/mem-9", role).body.find("赵九") != std::string::npos);

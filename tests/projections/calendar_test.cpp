@@ -247,7 +247,7 @@ TEST_CASE("calendar: a holiday week with two make-up Saturdays") {
     }
 }
 
-TEST_CASE("calendar: a make-up day wins over a holiday on the same date; weekend holidays change nothing") {
+TEST_CASE("calendar: a make-up day wins over a holiday on the same date, weekend holidays change nothing") {
     CalendarSpec spec;
     spec.holidays = {day(2026, 3, 3), day(2026, 3, 7)}; // Tuesday, Saturday
     spec.makeup_workdays = {day(2026, 3, 3), day(2026, 3, 4)}; // Tuesday, Wednesday

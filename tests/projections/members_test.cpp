@@ -304,7 +304,7 @@ TEST_CASE("members: list by subtree and category, paged by member_id") {
     }
 }
 
-TEST_CASE("members: points never negative; months in the calendar's zone") {
+TEST_CASE("members: points never negative, months in the calendar's zone") {
     Log log = town();
     log.member("2026-10-01T10:00:00", "m1", "retired", "ga1", "ma1");
     log.award("2026-10-20T10:00:00", "m1", 10);

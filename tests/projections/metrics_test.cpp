@@ -148,7 +148,7 @@ TEST_CASE("lost contact flips exactly at the threshold") {
     CHECK(log.metrics("t", {}, "2027-02-14T08:00:00")["lost_contact"] == 1);
 }
 
-TEST_CASE("folding the same log twice gives byte-identical output; a prefix gives the as_of view") {
+TEST_CASE("folding the same log twice gives byte-identical output, a prefix gives the as_of view") {
     const Log log = worked_example();
     projections::Model again, prefix;
     for (const auto& e : log.envelopes) again.apply(e);
