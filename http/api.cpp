@@ -3,6 +3,7 @@
 
 #include "engine/verify.hpp"
 #include "http/access.hpp"
+#include "http/open311.hpp"
 #include "http/views.hpp"
 #include "projections/members.hpp"
 #include "projections/metrics.hpp"
@@ -280,7 +281,8 @@ struct Api::Impl {
         const auto qpos = req.target.find('?');
         const std::string path = req.target.substr(0, qpos);
         auto query = parse_query(qpos == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(qpos + 1));
-        if (!query) return done(problem(400, "the query string has a malformed percent-encoding", path));
+        // Open311 reads its own query string, and refuses it in its own error format.
+        if (!query && !path.starts_with("/open311/")) return done(problem(400, "the query string has a malformed percent-encoding", path));
         const auto segs = split_path(path);
         std::vector<std::string> params;
         std::string allow;
@@ -293,7 +295,7 @@ struct Api::Impl {
         }
         for (const auto& p : params)
             if (p.empty() || p.size() > 200) return done(problem(404, "no such resource: " + path, path));
-        Ctx ctx{req, path, std::move(*query), std::move(params), Principal{}, std::move(done)};
+        Ctx ctx{req, path, std::move(query).value_or(std::map<std::string, std::string>{}), std::move(params), Principal{}, std::move(done)};
         if (route->access != Access::open) {
             auto who = authenticate(req);
             // EventSource cannot send headers: /v1/subscribe alone also takes ?access_token=.
@@ -447,6 +449,8 @@ struct Api::Impl {
     void metrics(Ctx& c);
     void openapi(Ctx& c);
     void dashboard(Ctx& c);
+    // Open311 GeoReport v2 (http/open311.cpp): its own api_key, formats and errors.
+    void open311(Ctx& c) { handle_open311(engine, api.auth_.get(), authenticate(c.req), c.req, std::move(c.done)); }
 };
 
 const std::vector<Api::Impl::Route>& Api::Impl::route_table() {
@@ -475,6 +479,16 @@ const std::vector<Api::Impl::Route>& Api::Impl::route_table() {
             {"GET", "/metrics", Access::open, &Impl::metrics, {}},
             {"GET", "/openapi.json", Access::open, &Impl::openapi, {}},
             {"GET", "/", Access::open, &Impl::dashboard, {}},
+            {"GET", "/open311/v2/discovery.json", Access::open, &Impl::open311, {}},
+            {"GET", "/open311/v2/discovery.xml", Access::open, &Impl::open311, {}},
+            {"GET", "/open311/v2/services.json", Access::open, &Impl::open311, {}},
+            {"GET", "/open311/v2/services.xml", Access::open, &Impl::open311, {}},
+            {"GET", "/open311/v2/services/{code}", Access::open, &Impl::open311, {}},
+            {"GET", "/open311/v2/requests.json", Access::open, &Impl::open311, {}},
+            {"GET", "/open311/v2/requests.xml", Access::open, &Impl::open311, {}},
+            {"POST", "/open311/v2/requests.json", Access::open, &Impl::open311, {}},
+            {"POST", "/open311/v2/requests.xml", Access::open, &Impl::open311, {}},
+            {"GET", "/open311/v2/requests/{id}", Access::open, &Impl::open311, {}},
         };
         for (auto& r : t) r.segments = split_path(r.pattern);
         return t;

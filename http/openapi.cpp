@@ -8,19 +8,20 @@ using nlohmann::json;
 
 struct Param {
     const char* name;
-    const char* in; // path, query, header
+    const char* in; // path, query, header, or form (a field of an x-www-form-urlencoded body)
     const char* type;
     const char* description;
 };
 
 struct Endpoint {
     const char* method;
-    const char* path;
+    std::string path;
     const char* summary;
     std::vector<Param> params;
     std::vector<std::pair<int, const char*>> responses;
     const char* body = nullptr; // request body schema ref
     bool open = false;          // no token
+    bool open311 = false;       // JSON or XML as the path says; errors are [{code, description}]
 };
 
 const Param as_of{"as_of", "query", "integer", "answer from positions 1..P alone, the clock read as the recorded_at of P"};
@@ -99,31 +100,82 @@ std::vector<Endpoint> endpoints() {
     };
 }
 
+// Open311 GeoReport v2 (http/open311.cpp): each resource as .json and .xml, a token as api_key.
+std::vector<Endpoint> open311_endpoints() {
+    const Param key{"api_key", "form", "string", "a gridloop token (or Authorization: Bearer; never in the URL); none or an invalid one is 403"};
+    const Param town{"jurisdiction_id", "query", "string", "optional: a town's grid id; an unknown one is 404"};
+    const std::vector<std::pair<int, const char*>> refusals{
+        {400, "malformed input, [{code, description}]"}, {403, "no or invalid api_key, or outside its role or scope"}, {404, "unknown service, request or jurisdiction"}};
+    auto with = [&](std::vector<std::pair<int, const char*>> ok) {
+        ok.insert(ok.end(), refusals.begin(), refusals.end());
+        return ok;
+    };
+    std::vector<Endpoint> list;
+    for (const std::string ext : {".json", ".xml"}) {
+        const std::string base = "/open311/v2/";
+        list.push_back({"get", base + "discovery" + ext, "Open311 service discovery", {}, {{200, "discovery"}}, nullptr, true, true});
+        list.push_back({"get", base + "services" + ext, "Open311 services: the categories of the cases in the log", {town},
+                        with({{200, "services"}}), nullptr, true, true});
+        list.push_back({"get", base + "requests" + ext,
+                        "Open311 service requests, newest first: at most 1000 within 90 days (from start_date, to end_date, else the "
+                        "latest); service_request_id overrides the other filters. A dashboard token gets no description, notes, media "
+                        "or coordinates",
+                        {town, {"service_request_id", "query", "string", "comma-separated ids"},
+                         {"service_code", "query", "string", "comma-separated codes"}, {"start_date", "query", "string", "W3C date-time"},
+                         {"end_date", "query", "string", "W3C date-time"}, {"status", "query", "string", "open, closed (comma-separated)"}},
+                        with({{200, "service_requests"}}), nullptr, false, true});
+        list.push_back({"post", base + "requests" + ext,
+                        "Open311: report a request (application/x-www-form-urlencoded) as an IssueReported with source resident; "
+                        "email, first_name, last_name, phone, device_id and account_id are accepted and not kept",
+                        {key, town, {"service_code", "form", "string", "required: a service code"},
+                         {"lat", "form", "number", "WGS84, with long"}, {"long", "form", "number", "WGS84, with lat"},
+                         {"address_id", "form", "string", "a micro-grid id"},
+                         {"address_string", "form", "string", "a micro-grid's name, then its parents' names, comma-separated"},
+                         {"description", "form", "string", "up to 4,000 characters"}, {"media_url", "form", "string", "an http(s) URL"},
+                         {"attribute[severity]", "form", "string", "normal, urgent or major"}},
+                        with({{200, "service_requests: [{service_request_id, service_notice, account_id}]"}}), nullptr, false, true});
+    }
+    list.push_back({"get", "/open311/v2/services/{code}", "Open311 service definition: its attributes",
+                    {{"code", "path", "string", "service code and format, e.g. garbage.json"}, town}, with({{200, "service_definition"}}),
+                    nullptr, true, true});
+    list.push_back({"get", "/open311/v2/requests/{id}", "Open311 service request",
+                    {{"id", "path", "string", "service_request_id and format, e.g. o311-1f2e3d4c5b6a7980.xml"}, town},
+                    with({{200, "service_requests with the one request"}}), nullptr, false, true});
+    return list;
+}
+
 json build() {
     json paths = json::object();
-    for (const auto& e : endpoints()) {
+    auto all = endpoints();
+    for (auto& e : open311_endpoints()) all.push_back(std::move(e));
+    for (const auto& e : all) {
         json op{{"summary", e.summary}, {"responses", json::object()}};
-        if (!e.params.empty()) {
-            json ps = json::array();
-            for (const auto& p : e.params)
+        json ps = json::array(), form = json::object(); // form: the fields of an x-www-form-urlencoded body
+        for (const auto& p : e.params) {
+            if (std::string_view(p.in) == "form") form[p.name] = {{"type", p.type}, {"description", p.description}};
+            else
                 ps.push_back({{"name", p.name},
                               {"in", p.in},
                               {"required", std::string_view(p.in) == "path"},
                               {"description", p.description},
                               {"schema", {{"type", p.type}}}});
-            op["parameters"] = std::move(ps);
         }
+        if (!ps.empty()) op["parameters"] = std::move(ps);
+        if (!form.empty())
+            op["requestBody"] = {{"required", true},
+                                 {"content", {{"application/x-www-form-urlencoded", {{"schema", {{"type", "object"}, {"properties", form}}}}}}}};
         for (const auto& [code, desc] : e.responses) {
             json r{{"description", desc}};
-            r["content"] = code >= 400 ? json{{"application/problem+json", {{"schema", {{"$ref", "#/components/schemas/Problem"}}}}}}
-                                       : json{{"application/json", json::object()}};
+            r["content"] = e.open311    ? json{{"application/json", json::object()}, {"text/xml", json::object()}}
+                           : code >= 400 ? json{{"application/problem+json", {{"schema", {{"$ref", "#/components/schemas/Problem"}}}}}}
+                                         : json{{"application/json", json::object()}};
             op["responses"][std::to_string(code)] = std::move(r);
         }
-        if (!e.open) {
+        if (e.open) {
+            op["security"] = json::array();
+        } else if (!e.open311) { // Open311 lists its own 403 and never answers 401
             op["responses"]["401"] = {{"description", "no or bad token"}};
             op["responses"]["403"] = {{"description", "outside the token's role or scope"}};
-        } else {
-            op["security"] = json::array();
         }
         if (e.body)
             op["requestBody"] = {{"required", true},

@@ -284,7 +284,7 @@ private:
     // page's kiosk `token`) are not written out.
     static std::string redacted(const std::string& target) {
         std::string t = target;
-        for (const std::string_view name : {"access_token=", "token="})
+        for (const std::string_view name : {"access_token=", "token=", "api_key="})
             for (std::size_t at = t.find(name); at != std::string::npos; at = t.find(name, at + 1)) {
                 if (at == 0 || (t[at - 1] != '?' && t[at - 1] != '&')) continue;
                 const auto start = at + name.size(), end = t.find('&', start);

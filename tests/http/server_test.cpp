@@ -771,6 +771,8 @@ TEST_CASE("server: SSE for a role without raw access, token in the query: positi
         REQUIRE(page.read_response());
         REQUIRE(page.send(testing::request_text("GET", "/v1/subscribe?access_token=" + worker + "&after=x", {}, {})));
         REQUIRE(page.read_response()); // 400: a subscription that ends at once, so its line is logged
+        REQUIRE(page.send(testing::request_text("GET", "/open311/v2/requests.json?api_key=" + worker, {}, {})));
+        REQUIRE(page.read_response()); // refused: a key in a URL (Open311 takes it in the form body)
         // A line is written once its response is sent, before the next request is read: one more
         // request on this connection makes sure both lines above are in (the last may be lost at stop).
         REQUIRE(page.send(testing::request_text("GET", "/healthz", {}, {})));
@@ -782,5 +784,6 @@ TEST_CASE("server: SSE for a role without raw access, token in the query: positi
     CHECK(text.find(" p-017 GET /v1/subscribe?access_token=***&after=x 400") != std::string::npos); // names the subject
     CHECK(text.find(" - GET /?lang=en&token=*** 200") != std::string::npos);                       // an open route: no subject
     CHECK(text.find("/?lang=en&token=*** ") != std::string::npos);
+    CHECK(text.find("GET /open311/v2/requests.json?api_key=*** ") != std::string::npos);
     CHECK(text.find(worker) == std::string::npos);
 }
