@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace gridloop::events {
 namespace {
@@ -90,6 +92,21 @@ std::string write_envelope(const RawEnvelope& r, bool with_hashes) {
     return out;
 }
 
+// Whether no array or object inside `j` lies more than `limit` levels deep (j itself is level 1),
+// found without recursion: writing a value recurses once per level, so the data of an imported
+// line of a million brackets would overflow the stack.
+bool nesting_within(const json& j, std::size_t limit) {
+    std::vector<std::pair<const json*, std::size_t>> todo{{&j, 1}};
+    while (!todo.empty()) {
+        const auto [v, depth] = todo.back();
+        todo.pop_back();
+        if (!v->is_structured()) continue;
+        if (depth > limit) return false;
+        for (const auto& child : *v) todo.emplace_back(&child, depth + 1);
+    }
+    return true;
+}
+
 } // namespace
 
 const std::string& zero_hash() {
@@ -167,6 +184,7 @@ Result<RawEnvelope> raw_from_json(const json& j) {
         *out = v.get<std::string>();
     }
     if (!j.at("data").is_object()) return bad_request("envelope.data must be an object");
+    if (!nesting_within(j.at("data"), 32)) return unprocessable("envelope.data is nested deeper than 32 levels");
     r.data = canonical_json(j.at("data"));
     return r;
 }

@@ -299,6 +299,12 @@ void read(Reader& r, const json&, PolicySet& e) {
                 r.fail(errc::unprocessable, "data.limits." + k + " must be longer than zero");
                 break;
             }
+            // A due time is found by walking the calendar week by week: an unbounded limit
+            // (P9999999999W) kept the writer busy for hours, and no ladder needs a year per rung.
+            if (d.calendar() > std::chrono::days(366)) {
+                r.fail(errc::unprocessable, "data.limits." + k + " must be at most P366D");
+                break;
+            }
             e.limits[rung] = d;
         }
     }

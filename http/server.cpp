@@ -42,10 +42,10 @@ struct Server::Impl {
     void listen();
     void do_accept();
     void shutdown();
+    std::mutex log_mutex; // access log lines, and on_reload's report to the same stream
     void log(const std::string& line) {
         if (!options.access_log) return;
-        static std::mutex m;
-        std::lock_guard lock(m);
+        std::lock_guard lock(log_mutex);
         *options.access_log << line << '\n' << std::flush;
     }
 };
@@ -469,7 +469,12 @@ void Server::run() {
         s.signals.async_wait([&](beast::error_code ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                if (s.options.on_reload) s.options.on_reload();
+                if (s.options.on_reload) {
+                    // Under the access log's lock: what it reports goes to the same stream, which
+                    // session threads write at the same time (ThreadSanitizer saw the race).
+                    std::lock_guard lock(s.log_mutex);
+                    s.options.on_reload();
+                }
                 return wait();
             }
             s.shutdown();

@@ -24,7 +24,7 @@ struct ServerOptions {
     std::chrono::milliseconds heartbeat{15000};     // SSE comment line while idle
     std::size_t sse_backlog = 20000;                // envelopes a slow subscriber may fall behind before it is dropped
     std::ostream* access_log = nullptr;             // one line per request when set
-    std::function<void()> on_reload;                // SIGHUP
+    std::function<void()> on_reload;                // SIGHUP; runs under the access log's lock, so it may write to that stream
 };
 
 class Server {

@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ ccache libboost1.81-dev libsqlite3-dev sqlite3 nlohmann-json3-dev doctest-dev
           libssl-dev libhowardhinnant-date-dev tzdata
-          chromium fonts-wqy-microhei)  # the dashboard's browser test; a CJK font for its screenshots
+          chromium fonts-wqy-microhei  # the dashboard's browser test; a CJK font for its screenshots
+          clang libclang-rt-14-dev llvm)  # the fuzz targets (libFuzzer, sanitizers) and llvm-symbolizer for their reports
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
