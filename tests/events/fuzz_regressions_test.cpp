@@ -1,4 +1,4 @@
-// Inputs the fuzz targets (fuzz/) found to break the event and envelope decoders, kept as tests.
+// Inputs that broke the event and envelope decoders, found while fuzzing them (fuzz/), kept as tests.
 #include "events/envelope.hpp"
 #include "events/event.hpp"
 
@@ -28,9 +28,10 @@ std::string nested(std::size_t levels) { return R"({"a":)" + std::string(levels,
 
 TEST_SUITE("events") {
 
-// fuzz/import: an NDJSON line holding an envelope whose data was nested a few hundred thousand
-// levels deep crashed `gridloop import` with a stack overflow, in the recursive writing of the
-// data's canonical form. Such data is now refused before it is written.
+// Found while writing fuzz/import_fuzzer.cpp (the API caps a body's nesting at 32 before parsing;
+// the importer had no cap): an NDJSON line holding an envelope whose data was nested a few hundred
+// thousand levels deep crashed `gridloop import` with a stack overflow, in the recursive writing of
+// the data's canonical form. Such data is now refused before it is written.
 TEST_CASE("an envelope whose data is nested too deep is refused, not written") {
     auto deep = raw_from_json(envelope_with_data(nested(300'000)));
     REQUIRE(!deep);
@@ -42,9 +43,10 @@ TEST_CASE("an envelope whose data is nested too deep is refused, not written") {
     CHECK(!raw_from_json(envelope_with_data(nested(32))));
 }
 
-// Found with the HTTP target's batch seeds: a PolicySet limit of P9999999999W was accepted, and the
-// next report's due time walked the calendar week by week for hours, holding the single writer
-// (and so every write) up. A limit is now at most P366D, however it is written.
+// Found while choosing the HTTP target's seeds (how far can a mutated PolicySet limit reach?): a
+// limit of P9999999999W was accepted, and the next report's due time walked the calendar week by
+// week for hours, holding the single writer (and so every write) up. A limit is now at most P366D,
+// however it is written.
 TEST_CASE("a time limit longer than a year is refused") {
     auto policy = [](json limit) { return decode_event("PolicySet", {{"limits", {{"worker", std::move(limit)}}}}); };
     for (const json& too_long : {json("P9999999999W"), json("P367D"), json("P366DT1S"), json("PT8785H"), json(31'622'401), json(100'000'000'000)}) {

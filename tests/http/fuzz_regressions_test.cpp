@@ -1,4 +1,4 @@
-// Requests that broke the API at handler level while it was fuzzed (fuzz/), kept as tests.
+// Requests that broke the API at handler level, found while fuzzing it (fuzz/), kept as tests.
 #include "http/api.hpp"
 #include "tests/support/engine_fixture.hpp"
 
