@@ -9,6 +9,8 @@
 //
 // usage: gridloop_bench_bare_append --from FILE --after P --to Q --into FILE [--batch 100]
 // prints: rows=N transactions=T seconds=S rows_per_s=R
+#include "engine/store.hpp"
+
 #include <sqlite3.h>
 
 #include <chrono>
@@ -20,35 +22,6 @@
 #include <vector>
 
 namespace {
-
-// engine/store.cpp's schema, verbatim.
-constexpr const char* schema_sql = R"sql(
-CREATE TABLE meta(
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-) STRICT;
-CREATE TABLE events(
-  position INTEGER PRIMARY KEY,
-  stream TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  event_id TEXT NOT NULL UNIQUE,
-  type TEXT NOT NULL,
-  occurred_at TEXT NOT NULL,
-  recorded_at TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  data TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL,
-  UNIQUE(stream, version)
-) STRICT;
-CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-BEGIN SELECT RAISE(ABORT, 'gridloop events are append-only'); END;
-CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-BEGIN SELECT RAISE(ABORT, 'gridloop events are append-only'); END;
-INSERT INTO meta(key, value) VALUES
-  ('format', 'gridloop-events'),
-  ('created_by', 'gridloop 0.1');
-)sql";
 
 constexpr const char* columns = "position, stream, version, event_id, type, occurred_at, recorded_at, actor, data, prev_hash, hash";
 
@@ -121,7 +94,7 @@ int main(int argc, char** argv) {
     exec(db, "PRAGMA synchronous=FULL");
     if (query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'events'") == 0) {
         exec(db, "BEGIN IMMEDIATE");
-        exec(db, schema_sql);
+        exec(db, gridloop::engine::log_schema_sql()); // the engine's own schema, so the table is identical
         exec(db, "COMMIT");
     }
     std::int64_t position = query_int(db, "SELECT max(position) FROM events");

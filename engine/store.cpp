@@ -195,6 +195,8 @@ void writable_companions(const std::string& path) {
 
 } // namespace
 
+const char* log_schema_sql() { return schema_sql; }
+
 StoreError::StoreError(Kind kind, std::string message) : std::runtime_error(std::move(message)), kind_(kind) {}
 
 std::string_view to_string(StoreError::Kind kind) {

@@ -49,6 +49,10 @@ struct Head {
 inline constexpr int schema_version = 1;
 inline constexpr std::int32_t application_id = 0x47524C50;
 
+// The SQL that creates an empty log (tables, append-only triggers, meta rows): for programs that must
+// write an identical table, such as the bare-SQLite baseline in bench/.
+const char* log_schema_sql();
+
 // Read access. One per thread: a SQLite connection is never shared across threads here (it is
 // opened without SQLite's own mutex), so one object must not be used by two threads at once. Each call
 // sees the log as last committed, so a reader follows a writer in another connection or process.

@@ -860,19 +860,9 @@ TEST_CASE("access: the tokens file — system is no token's subject, scoped role
 }
 
 TEST_CASE("access: a dashboard over the whole sample town sees no member or person name, no free text, no resident ids") {
-    namespace fs = std::filesystem;
-    const fs::path dir = fs::path(testing::temp_db("gridloop-access-town")).replace_extension("");
-    fs::create_directories(dir);
-    const std::string db = (dir / "town.db").string();
-    struct Cleanup {
-        fs::path dir;
-        ~Cleanup() {
-            std::error_code ec;
-            fs::remove_all(dir, ec);
-        }
-    } cleanup{dir};
-    const std::string binary = std::string(GRIDLOOP_BINARY_DIR) + "/cli/gridloop";
-    REQUIRE(std::system(("'" + binary + "' demo --no-serve --db '" + db + "' > /dev/null").c_str()) == 0);
+    const testing::DemoTown town;
+    REQUIRE(town.ok());
+    const std::string& db = town.db();
 
     // What must not show: names from MemberRegistered and PersonAssigned, and the free text and
     // resident ids (which may be phone numbers) of the case and points events.

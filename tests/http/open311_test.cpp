@@ -784,19 +784,9 @@ TEST_CASE("open311: reads follow the /v1 case rules, and a dashboard sees no per
 }
 
 TEST_CASE("open311: over the sample town every request reads in JSON and XML, and a dashboard sees none of its free text") {
-    namespace fs = std::filesystem;
-    const fs::path dir = fs::path(testing::temp_db("gridloop-open311-town")).replace_extension("");
-    fs::create_directories(dir);
-    struct Cleanup {
-        fs::path dir;
-        ~Cleanup() {
-            std::error_code ec;
-            fs::remove_all(dir, ec);
-        }
-    } cleanup{dir};
-    const std::string db = (dir / "town.db").string();
-    const std::string binary = std::string(GRIDLOOP_BINARY_DIR) + "/cli/gridloop";
-    REQUIRE(std::system(("'" + binary + "' demo --no-serve --db '" + db + "' > /dev/null").c_str()) == 0);
+    const testing::DemoTown town;
+    REQUIRE(town.ok());
+    const std::string& db = town.db();
 
     // What residents and staff typed, by case.
     std::map<std::string, std::string> description;

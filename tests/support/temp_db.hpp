@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -38,6 +39,36 @@ public:
 private:
     void remove() const { remove_db(path_); }
     std::string path_;
+};
+
+} // namespace gridloop::testing
+
+namespace gridloop::testing {
+
+// The sample town as `gridloop demo --no-serve` writes it (with its tokens file beside it), in a
+// directory of its own under the temp directory, removed with everything in it.
+class DemoTown {
+public:
+    DemoTown() {
+        dir_ = std::filesystem::path(temp_db("gridloop-demo-town")).replace_extension("");
+        std::filesystem::create_directories(dir_);
+        db_ = (dir_ / "town.db").string();
+        const std::string binary = std::string(GRIDLOOP_BINARY_DIR) + "/cli/gridloop";
+        ok_ = std::system(("'" + binary + "' demo --no-serve --db '" + db_ + "' > /dev/null").c_str()) == 0;
+    }
+    ~DemoTown() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+    DemoTown(const DemoTown&) = delete;
+    DemoTown& operator=(const DemoTown&) = delete;
+    bool ok() const { return ok_; } // the demo command exited 0
+    const std::string& db() const { return db_; }
+
+private:
+    std::filesystem::path dir_;
+    std::string db_;
+    bool ok_ = false;
 };
 
 } // namespace gridloop::testing
