@@ -1,8 +1,11 @@
 // The single writer: decide in order, append the group in one transaction, apply, acknowledge.
 #include "engine/engine.hpp"
 
+#include "projections/snapshot.hpp"
+
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <random>
 
 namespace gridloop::engine {
@@ -53,11 +56,10 @@ Error storage_error(const StoreError& e) {
 
 } // namespace
 
-projections::Model fold(const StoreReader& store, std::int64_t to, const Progress& progress) {
-    projections::Model model;
+void fold_onto(projections::Model& model, const StoreReader& store, std::int64_t to, const Progress& progress) {
     const std::int64_t last = to > 0 ? to : store.head().position;
-    std::string prev = zero_hash();
-    store.scan(0, last, [&](const RawEnvelope& raw) {
+    std::string prev = model.position() ? model.head_hash() : zero_hash();
+    store.scan(model.position(), last, [&](const RawEnvelope& raw) {
         if (raw.prev_hash != prev)
             throw std::runtime_error("position " + std::to_string(raw.position) + ": the hash chain is broken (run `gridloop verify`)");
         prev = raw.hash;
@@ -68,11 +70,75 @@ projections::Model fold(const StoreReader& store, std::int64_t to, const Progres
         return true;
     });
     if (progress) progress(model.position(), last);
+}
+
+projections::Model fold(const StoreReader& store, std::int64_t to, const Progress& progress) {
+    projections::Model model;
+    fold_onto(model, store, to, progress);
     return model;
 }
 
-Engine::Engine(const std::string& db_path, const Clock& clock, const Progress& progress)
-    : path_(db_path), clock_(clock), store_(db_path), model_(fold(store_, 0, progress)) {}
+Engine::Engine(const std::string& db_path, const Clock& clock, const Progress& progress, SnapshotOptions snapshots)
+    : path_(db_path), clock_(clock), store_(db_path), snapshots_(db_path), snapshot_options_(snapshots) {
+    snapshot_options_.keep = std::max<std::size_t>(snapshot_options_.keep, 1);
+    model_ = start(progress);
+}
+
+projections::Model Engine::start(const Progress& progress) {
+    if (snapshot_options_.use) {
+        if (auto model = snapshots_.load_newest(store_, store_.head().position, start_notes_)) {
+            started_from_ = model->position();
+            snapshot_position_ = started_from_;
+            fold_onto(*model, store_, 0, progress);
+            return std::move(*model);
+        }
+    }
+    return fold(store_, 0, progress);
+}
+
+projections::Model Engine::model_at(std::int64_t position) const {
+    StoreReader reader(path_);
+    projections::Model model;
+    std::vector<std::string> notes;
+    if (snapshot_options_.use)
+        if (auto saved = snapshots_.load_newest(reader, position, notes)) model = std::move(*saved);
+    fold_onto(model, reader, position);
+    return model;
+}
+
+std::optional<std::filesystem::path> Engine::snapshot() {
+    std::lock_guard one(snapshot_write_mutex_);
+    std::string body, hash;
+    std::int64_t position = 0;
+    {
+        std::shared_lock lock(model_mutex_); // the writer waits to apply, not to commit
+        position = model_.position();
+        if (position == 0) return std::nullopt;
+        hash = model_.head_hash();
+        projections::save(model_, body);
+    }
+    snapshot_tried_ = position;
+    auto file = snapshots_.write(position, hash, body, snapshot_options_.keep);
+    snapshot_position_ = position;
+    ++stats_.snapshots;
+    return file;
+}
+
+void Engine::snapshot_loop() {
+    std::unique_lock lock(snapshot_mutex_);
+    for (;;) {
+        snapshot_cv_.wait(lock, [this] { return snapshot_wanted_ || snapshot_stopping_; });
+        if (snapshot_stopping_) return;
+        snapshot_wanted_ = false;
+        lock.unlock();
+        try {
+            snapshot();
+        } catch (const std::exception&) {
+            ++stats_.snapshot_failures; // the log is unaffected; the next attempt comes `every` events later
+        }
+        lock.lock();
+    }
+}
 
 Engine::~Engine() {
     {
@@ -81,6 +147,19 @@ Engine::~Engine() {
     }
     queue_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    {
+        std::lock_guard lock(snapshot_mutex_);
+        snapshot_stopping_ = true;
+    }
+    snapshot_cv_.notify_all();
+    if (snapshotter_.joinable()) snapshotter_.join();
+    if (snapshot_options_.at_exit > 0 && model_.position() - snapshot_position_ >= snapshot_options_.at_exit) {
+        try {
+            snapshot();
+        } catch (const std::exception&) {
+            ++stats_.snapshot_failures; // a slower next start, nothing lost
+        }
+    }
 }
 
 Head Engine::head() const {
@@ -263,6 +342,16 @@ void Engine::publish(const std::vector<Envelope>& committed, const std::vector<R
     {
         std::unique_lock lock(model_mutex_);
         for (const auto& env : committed) model_.apply(env);
+    }
+    // Only the writer moves the model, so its position can be read here without the lock.
+    if (snapshot_options_.every > 0 && model_.position() - std::max<std::int64_t>(snapshot_position_, snapshot_tried_) >= snapshot_options_.every) {
+        std::lock_guard lock(snapshot_mutex_);
+        if (!snapshot_stopping_ && !snapshot_wanted_) {
+            snapshot_wanted_ = true;
+            snapshot_tried_ = model_.position(); // asked once per `every` events, even if it fails
+            if (!snapshotter_.joinable()) snapshotter_ = std::thread([this] { snapshot_loop(); });
+            snapshot_cv_.notify_one();
+        }
     }
     std::lock_guard lock(observers_mutex_);
     for (const auto& f : observers_) f(committed, rows);

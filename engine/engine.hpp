@@ -5,12 +5,15 @@
 #include "engine/clock.hpp"
 #include "engine/decide.hpp"
 #include "engine/histogram.hpp"
+#include "engine/snapshots.hpp"
 #include "engine/store.hpp"
 #include "events/envelope.hpp"
 #include "projections/model.hpp"
 
 #include <condition_variable>
+#include <atomic>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <shared_mutex>
@@ -46,16 +49,20 @@ struct WriterStats {
     Histogram<10> commit_seconds{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2}};
     Histogram<8> batch_events{{1, 2, 5, 10, 50, 100, 1000, 10000}};
     std::atomic<std::uint64_t> refused{0}, storage_failures{0};
+    std::atomic<std::uint64_t> snapshots{0}, snapshot_failures{0};
 };
 
 // Folds positions 1..to (to = 0: the whole log) of a store into a fresh model.
 projections::Model fold(const StoreReader& store, std::int64_t to = 0, const Progress& progress = {});
+// Folds positions model.position()+1 .. to (to = 0: the head) onto `model`, checking that they
+// continue its hash chain.
+void fold_onto(projections::Model& model, const StoreReader& store, std::int64_t to = 0, const Progress& progress = {});
 
 class Engine {
 public:
-    // Opens (or creates) the log and folds it. Throws StoreError, or std::runtime_error naming the
-    // position of an event that no longer decodes.
-    Engine(const std::string& db_path, const Clock& clock, const Progress& progress = {});
+    // Opens (or creates) the log and folds it, from the newest usable snapshot when there is one.
+    // Throws StoreError, or std::runtime_error naming the position of an event that no longer decodes.
+    Engine(const std::string& db_path, const Clock& clock, const Progress& progress = {}, SnapshotOptions snapshots = {});
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -82,6 +89,16 @@ public:
     const Clock& clock() const { return clock_; }
     const WriterStats& stats() const { return stats_; }
 
+    // The position of the snapshot the model started from (0: folded from the start), and why any
+    // newer snapshot was passed over.
+    std::int64_t started_from() const { return started_from_; }
+    const std::vector<std::string>& start_notes() const { return start_notes_; }
+    // Takes a snapshot of the model now (on the calling thread) and returns its file, or nullopt
+    // when the log is empty. Throws std::runtime_error when it cannot be written.
+    std::optional<std::filesystem::path> snapshot();
+    // The model as of `position` (<= head), folded from the newest usable snapshot at or before it.
+    projections::Model model_at(std::int64_t position) const;
+
     // Called on the writer thread after every commit, once the model has applied it, with the
     // committed envelopes in both forms. Must be quick: the next commit waits for it.
     using Observer = std::function<void(const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>&)>;
@@ -96,10 +113,16 @@ private:
     void writer_loop();
     // Applies committed envelopes to the model and tells the observers.
     void publish(const std::vector<events::Envelope>& committed, const std::vector<events::RawEnvelope>& rows);
+    projections::Model start(const Progress& progress);
+    void snapshot_loop();
 
     std::string path_;
     const Clock& clock_;
     Store store_;
+    Snapshots snapshots_;
+    SnapshotOptions snapshot_options_;
+    std::int64_t started_from_ = 0;
+    std::vector<std::string> start_notes_;
     projections::Model model_;
     mutable std::shared_mutex model_mutex_;
     std::mutex write_mutex_; // one writer at a time: the writer thread or a synchronous append
@@ -109,6 +132,15 @@ private:
     std::deque<Request> queue_;
     bool stopping_ = false;
     std::thread writer_;
+
+    // Snapshots while running: the writer asks after a commit, a thread of their own takes them.
+    std::mutex snapshot_write_mutex_; // one snapshot at a time
+    std::mutex snapshot_mutex_;       // guards the two flags
+    std::condition_variable snapshot_cv_;
+    bool snapshot_wanted_ = false, snapshot_stopping_ = false;
+    std::atomic<std::int64_t> snapshot_position_{0}; // of the newest snapshot taken or started from
+    std::atomic<std::int64_t> snapshot_tried_{0};    // of the last one asked for, taken or not
+    std::thread snapshotter_;
 
     WriterStats stats_;
     std::mutex observers_mutex_;

@@ -85,7 +85,7 @@ bool sees_case(const Principal& who, const projections::Model& m, const projecti
     if (sees_everything(who)) return true;
     if (who.role == Role::department_staff)
         return std::any_of(c.timeline.begin(), c.timeline.end(), [&](const projections::TimelineEntry& t) {
-            return t.dept_id && std::find(who.scope.begin(), who.scope.end(), *t.dept_id) != who.scope.end();
+            return t.dept && std::find(who.scope.begin(), who.scope.end(), m.name(t.dept)) != who.scope.end();
         });
     return in_scope(who, m, c.grid_id);
 }

@@ -391,7 +391,7 @@ struct Api::Impl {
                     return it->second;
                 }
         }
-        auto model = std::make_shared<const Model>(engine::fold(reader(), position));
+        auto model = std::make_shared<const Model>(engine.model_at(position));
         std::lock_guard lock(cache_mutex);
         cache.emplace_front(position, model);
         while (cache.size() > options.as_of_cache) cache.pop_back();
@@ -726,6 +726,10 @@ void Api::Impl::metrics(Ctx& c) {
     };
     gauge("gridloop_refused_events_total", "counter", "Requests refused by decide.", s.refused.load());
     gauge("gridloop_storage_failures_total", "counter", "Commits that failed in storage.", s.storage_failures.load());
+    gauge("gridloop_snapshots_total", "counter", "Snapshots of the read model taken since start.", s.snapshots.load());
+    gauge("gridloop_snapshot_failures_total", "counter", "Snapshots that could not be taken (the log is unaffected).", s.snapshot_failures.load());
+    gauge("gridloop_started_from_position", "gauge", "Position of the snapshot the model started from (0: the whole log was folded).",
+          engine.started_from());
     gauge("gridloop_subscribers", "gauge", "Open event-stream subscriptions.", api.hub_.size());
     gauge("gridloop_connections", "gauge", "Open HTTP connections.", api.stats_.connections.load());
     gauge("gridloop_refused_connections_total", "counter", "Connections refused over the cap.", api.stats_.refused_connections.load());
@@ -799,7 +803,7 @@ void Api::Impl::list_cases(Ctx& c) {
                 next = items.back()["case_id"].get<std::string>();
                 break;
             }
-            items.push_back(case_json(k, now, false));
+            items.push_back(case_json(m, k, now, false));
         }
         return ok_json({{"cases", std::move(items)}, {"next_cursor", next ? json(*next) : json(nullptr)}});
     });
@@ -809,7 +813,7 @@ void Api::Impl::get_case(Ctx& c) {
     answer(c, [&](const Model& m, Instant now) {
         const auto* k = m.find_case(c.params[0]);
         if (!k || !sees_case(c.who, m, *k)) return not_visible(c, "case " + c.params[0], k);
-        return ok_json(case_json(*k, now, true));
+        return ok_json(case_json(m, *k, now, true));
     });
 }
 
@@ -877,7 +881,7 @@ void Api::Impl::department_queue(Ctx& c) {
         if (grid && !m.grid(*grid)) return problem(404, "unknown grid " + *grid, c.path);
         json items = json::array();
         for (const auto* k : m.department_queue(c.params[0]))
-            if (sees_case(c.who, m, *k) && (!grid || m.within(k->grid_id, *grid))) items.push_back(case_json(*k, now, false));
+            if (sees_case(c.who, m, *k) && (!grid || m.within(k->grid_id, *grid))) items.push_back(case_json(m, *k, now, false));
         return ok_json({{"dept_id", c.params[0]}, {"cases", std::move(items)}});
     });
 }

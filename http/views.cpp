@@ -14,7 +14,7 @@ json time_or_null(const std::optional<events::Instant>& t) { return t ? json(eve
 
 } // namespace
 
-json case_json(const Case& c, events::Instant now, bool with_timeline) {
+json case_json(const Model& m, const Case& c, events::Instant now, bool with_timeline) {
     const bool open = c.state == events::CaseState::open;
     json j{
         {"case_id", c.case_id},
@@ -39,13 +39,13 @@ json case_json(const Case& c, events::Instant now, bool with_timeline) {
         json t = json::array();
         for (const auto& e : c.timeline)
             t.push_back({{"position", e.position},
-                         {"type", e.type},
+                         {"type", e.type_name()},
                          {"recorded_at", events::format_time(e.recorded_at)},
                          {"occurred_at", events::format_time(e.occurred_at)},
-                         {"actor", e.actor},
+                         {"actor", m.name(e.actor)},
                          {"state", events::to_string(e.state)},
                          {"rung", events::to_string(e.rung)},
-                         {"dept_id", e.dept_id ? json(*e.dept_id) : json(nullptr)}});
+                         {"dept_id", e.dept ? json(m.name(e.dept)) : json(nullptr)}});
         j["timeline"] = std::move(t);
     }
     return j;

@@ -10,7 +10,7 @@
 namespace gridloop::http {
 
 // A case as `GET /v1/cases/{id}` shows it; the list omits the timeline.
-nlohmann::json case_json(const projections::Case& c, events::Instant now, bool with_timeline);
+nlohmann::json case_json(const projections::Model& m, const projections::Case& c, events::Instant now, bool with_timeline);
 
 // One grid with its parent, path from the root and children.
 nlohmann::json grid_json(const projections::Model& m, const projections::Grid& g);

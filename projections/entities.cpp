@@ -152,8 +152,6 @@ void apply_case(Case& c, const Envelope& env, const Config& config, RungMask run
         },
         env.event);
     c.version = env.version;
-    c.timeline.push_back(TimelineEntry{env.position, std::string(env.type()), env.recorded_at, env.occurred_at, env.actor,
-                                       c.state, c.rung, c.dept_id});
 }
 
 void apply_member(Member& m, const Envelope& env) {

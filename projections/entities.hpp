@@ -65,14 +65,20 @@ std::optional<events::Rung> rung_at_or_above(RungMask m, events::Rung r);
 // The next rung of the grid ladder above r (worker … town), skipping missing ones; none at town/department.
 std::optional<events::Rung> next_grid_rung(RungMask m, events::Rung r);
 
+// Actors and departments recur across millions of timeline entries: each entry holds their number
+// in the model's name table (Model::name), 0 meaning none.
+using NameId = std::uint32_t;
+
+// One event of a case. Compact (40 bytes): a long log holds one per closed-loop event.
 struct TimelineEntry {
     std::int64_t position = 0;
-    std::string type;
     Instant recorded_at{}, occurred_at{};
-    std::string actor;
+    NameId actor = 0;
+    NameId dept = 0;                                   // after the event; 0 when on no department
+    std::uint8_t type = 0;                             // index into events::event_types()
     events::CaseState state = events::CaseState::open; // after the event
     events::Rung rung = events::Rung::worker;          // after the event
-    std::optional<std::string> dept_id;                // after the event
+    std::string_view type_name() const { return events::event_types()[type]; }
 };
 
 struct Case {
@@ -100,7 +106,7 @@ struct Case {
     std::int64_t ratings = 0;           // every SatisfactionRated
     std::int64_t ratings_satisfied = 0; // of those, satisfied or basically_satisfied
     std::int64_t version = 0;
-    std::vector<TimelineEntry> timeline;
+    std::vector<TimelineEntry> timeline; // kept by the model (Model::apply), not by apply_case
 
     bool overdue(Instant now) const { return state == events::CaseState::open && now >= due_at; }
 };
@@ -144,7 +150,8 @@ Department make_department(const events::DepartmentRegistered& e);
 void apply_person(Person& p, const events::PersonAssigned& e);
 // PolicySet / CalendarSet. A CalendarSet whose zone is unknown throws std::invalid_argument (decide refuses it first).
 void apply_config(Config& c, const events::Event& e);
-// Every closed-loop event; `rungs` is only read for IssueReported (the case's ladder).
+// Every closed-loop event; `rungs` is only read for IssueReported (the case's ladder). The timeline
+// is the model's to extend: decisions on tentative copies do not need it.
 void apply_case(Case& c, const events::Envelope& e, const Config& config, RungMask rungs);
 // Every member event (not the volunteer service records, which come from IssueHandled).
 void apply_member(Member& m, const events::Envelope& e);

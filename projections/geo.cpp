@@ -102,6 +102,12 @@ void GridIndex::insert(const std::string& grid_id, const events::Polygon& bounda
 
 std::size_t GridIndex::size() const { return impl_->entries.size(); }
 
+std::vector<std::string> GridIndex::grid_ids() const {
+    std::vector<std::string> out;
+    for (const auto& e : impl_->entries) out.push_back(e.grid_id);
+    return out;
+}
+
 std::optional<std::string> GridIndex::find(double lat, double lng) const {
     const Pt p(lng, lat);
     std::size_t best = std::numeric_limits<std::size_t>::max();

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gridloop::projections::geo {
 
@@ -38,6 +39,8 @@ public:
 
     void insert(const std::string& grid_id, const events::Polygon& boundary);
     std::size_t size() const;
+    // The grids in the order they were inserted (which decides between boundaries sharing an edge).
+    std::vector<std::string> grid_ids() const;
     // A grid whose boundary contains the point (the first defined when boundaries share an edge).
     std::optional<std::string> find(double lat, double lng) const;
     // The grid nearest the point, by great-circle distance among the closest boxes.

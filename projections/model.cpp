@@ -58,6 +58,8 @@ void Model::apply(const Envelope& env) {
         RungMask rungs = 0;
         if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
         apply_case(c, env, config_, rungs);
+        c.timeline.push_back(TimelineEntry{env.position, env.recorded_at, env.occurred_at, name_id(env.actor),
+                                           c.dept_id ? name_id(*c.dept_id) : 0, static_cast<std::uint8_t>(ev.index()), c.state, c.rung});
         if (fresh) cases_by_grid_[c.grid_id].push_back(&c);
         stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
@@ -79,6 +81,15 @@ void Model::apply(const Envelope& env) {
             branch_members_[m.home_branch].emplace(m.member_id, &m);
         }
     }
+}
+
+NameId Model::name_id(std::string_view name) {
+    if (name.empty()) return 0;
+    if (auto it = name_ids_.find(name); it != name_ids_.end()) return it->second;
+    names_.emplace_back(name);
+    const auto id = static_cast<NameId>(names_.size() - 1);
+    name_ids_.emplace(names_.back(), id);
+    return id;
 }
 
 std::vector<std::string> Model::subtree(std::string_view root) const {

@@ -5,10 +5,12 @@
 #include "projections/geo.hpp"
 #include "projections/stats.hpp"
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,6 +42,8 @@ public:
     const ById<Member>& members() const { return members_; }
     // Statistics per grid subtree, kept up to date by apply().
     const StatsIndex& stats() const { return stats_; }
+    // A name of the timelines' table: an actor or department id ("" for 0).
+    const std::string& name(NameId id) const { return names_.at(id); }
 
     const Grid* grid(std::string_view id) const { return find(grids_, id); }
     const Department* department(std::string_view id) const { return find(departments_, id); }
@@ -73,6 +77,10 @@ public:
     }
 
 private:
+    friend void save(const Model& model, std::string& bytes);
+    friend Model load(snapshot::In& in);
+    StatsIndex::Refs refs() const; // cases and members in id order, for the snapshot of stats_
+
     std::int64_t position_ = 0;
     Instant recorded_at_{};
     std::string head_hash_;
@@ -83,6 +91,9 @@ private:
     ById<Case> cases_;
     ById<Member> members_;
     std::vector<std::string> roots_;
+    std::deque<std::string> names_{""}; // NameId → name; a deque never moves its strings
+    std::unordered_map<std::string_view, NameId> name_ids_; // views into names_
+    NameId name_id(std::string_view name);
     geo::GridIndex micro_index_; // micro-grids that have a boundary
     ById<std::vector<const Case*>> cases_by_grid_;
     ById<std::map<std::string, const Member*, std::less<>>> residents_;

@@ -1,12 +1,15 @@
 // Grid statistics maintained by the fold (see stats.hpp for what is kept and why).
 #include "projections/stats.hpp"
 
+#include "projections/snapshot.hpp"
+
 #include <ext/pb_ds/assoc_container.hpp>
 #include <ext/pb_ds/tree_policy.hpp>
 
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 namespace gridloop::projections {
@@ -311,6 +314,90 @@ std::vector<DailyPoint> StatsIndex::daily(std::string_view grid, std::chrono::lo
         if (const auto d = calendar.local_day(due); d >= first && d <= last) ++out[static_cast<std::size_t>((d - first).count())].overdue;
     }
     return out;
+}
+
+} // namespace gridloop::projections
+
+// ---------------------------------------------------------------- snapshot
+
+namespace gridloop::projections {
+
+namespace snapshot {
+
+void io(auto& ar, CaseCounts& c) {
+    fields(ar, c.reported, c.open, c.handled, c.fed_back, c.closed, c.dismissed, c.timed_out, c.closed_solved, c.handled_on_time,
+           c.handled_total, c.rated, c.ratings, c.ratings_satisfied, c.reopened, c.closed_in_grid, c.open_by_rung);
+}
+void io(auto& ar, Tally& t) {
+    io(ar, static_cast<CaseCounts&>(t));
+    fields(ar, t.categories, t.returns);
+}
+
+} // namespace snapshot
+
+namespace {
+template <class T> std::unordered_map<const T*, std::int64_t> ranks(const std::vector<const T*>& v) {
+    std::unordered_map<const T*, std::int64_t> r;
+    r.reserve(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) r.emplace(v[i], static_cast<std::int64_t>(i));
+    return r;
+}
+template <class T> const T* at_rank(const std::vector<const T*>& v, std::int64_t rank) {
+    if (rank < 0 || static_cast<std::size_t>(rank) >= v.size()) throw snapshot::Error("snapshot: statistics refer to an unknown entity");
+    return v[static_cast<std::size_t>(rank)];
+}
+} // namespace
+
+void StatsIndex::save(snapshot::Out& out, const Refs& refs) const {
+    const auto case_rank = ranks(refs.cases);
+    const auto member_rank = ranks(refs.members);
+    std::unordered_map<const Node*, std::string> id_of;
+    for (const auto& [id, n] : impl_->nodes) id_of.emplace(&n, id);
+    out.varint(impl_->nodes.size());
+    for (const auto& [grid, node] : impl_->nodes) {
+        auto& n = const_cast<Node&>(node); // Out only reads
+        std::string id = grid;
+        std::string parent = n.parent ? id_of.at(n.parent) : std::string(); // grid ids are never empty
+        std::vector<std::int64_t> cases;
+        cases.reserve(n.cases.size());
+        for (const Case* c : n.cases) cases.push_back(case_rank.at(c));
+        // Ties of due time are kept in address order, which differs between processes: written by rank.
+        std::vector<std::pair<Instant, std::int64_t>> open_due;
+        for (const auto& [due, c] : n.open_due) open_due.emplace_back(due, case_rank.at(c));
+        std::sort(open_due.begin(), open_due.end());
+        std::vector<std::pair<std::int64_t, std::int64_t>> residents;
+        for (const auto& [contact, address] : n.residents)
+            residents.emplace_back(contact, member_rank.at(reinterpret_cast<const Member*>(address)));
+        std::sort(residents.begin(), residents.end());
+        snapshot::fields(out, id, parent, n.by_day, n.all, n.days, n.handling, cases, open_due, n.reported_at, n.closed_at, n.timeouts_at,
+                         residents);
+    }
+}
+
+void StatsIndex::load(snapshot::In& in, const Refs& refs) {
+    auto& nodes = impl_->nodes;
+    nodes.clear();
+    std::vector<std::pair<Node*, std::string>> parents;
+    for (std::size_t k = in.count(); k > 0; --k) {
+        std::string id;
+        std::string parent;
+        std::vector<std::int64_t> cases;
+        std::vector<std::pair<Instant, std::int64_t>> open_due;
+        std::vector<std::pair<std::int64_t, std::int64_t>> residents;
+        snapshot::field(in, id);
+        if (!nodes.empty() && !(nodes.rbegin()->first < id)) throw snapshot::Error("snapshot: statistics grids out of order");
+        Node& n = nodes.try_emplace(nodes.end(), std::move(id))->second;
+        snapshot::fields(in, parent, n.by_day, n.all, n.days, n.handling, cases, open_due, n.reported_at, n.closed_at, n.timeouts_at,
+                         residents);
+        if (!parent.empty()) parents.emplace_back(&n, std::move(parent));
+        n.cases.reserve(cases.size());
+        for (const auto r : cases) n.cases.push_back(at_rank(refs.cases, r));
+        for (const auto& [due, r] : open_due) n.open_due.emplace(due, at_rank(refs.cases, r));
+        for (const auto& [contact, r] : residents)
+            n.residents.insert({contact, reinterpret_cast<std::uintptr_t>(at_rank(refs.members, r))});
+    }
+    for (auto& [n, parent] : parents)
+        if (!(n->parent = impl_->find(parent))) throw snapshot::Error("snapshot: statistics name an unknown parent grid " + parent);
 }
 
 } // namespace gridloop::projections

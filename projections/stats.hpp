@@ -17,6 +17,11 @@
 
 namespace gridloop::projections {
 
+namespace snapshot {
+class Out;
+class In;
+} // namespace snapshot
+
 // The cohort: cases whose IssueReported was recorded in [from, to). No bound = all cases.
 struct Period {
     std::optional<Instant> from, to;
@@ -100,6 +105,15 @@ public:
     // Per local day in [first, last] (days of `calendar`), whatever period the cases were reported in.
     std::vector<DailyPoint> daily(std::string_view grid, std::chrono::local_days first, std::chrono::local_days last, Instant now,
                                  const Calendar& calendar) const;
+
+    // Snapshot (projections/snapshot.hpp): the index's own state, with each case and member written
+    // as its rank in `Refs` (the model's maps in id order).
+    struct Refs {
+        std::vector<const Case*> cases;
+        std::vector<const Member*> members;
+    };
+    void save(snapshot::Out& out, const Refs& refs) const;
+    void load(snapshot::In& in, const Refs& refs);
 
     struct Node;
 

@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$gridloop" --help | grep -q "gridloop demo" || fail "--help lists the commands"
-for c in serve import export verify backup replay generate demo; do
+for c in serve import export verify backup snapshot replay generate demo; do
     "$gridloop" "$c" --help | grep -q "usage: gridloop $c" || fail "$c --help"
 done
 "$gridloop" verify >/dev/null 2>&1 && fail "verify without --db must fail"
@@ -33,6 +33,13 @@ events=$(wc -l < "$work/town.ndjson")
 "$gridloop" backup --db "$work/town.db" --out "$work/backup.db" | grep -q "verified" || fail "backup"
 "$gridloop" export --db "$work/backup.db" | cmp -s - "$work/town.ndjson" || fail "the backup exports differently"
 "$gridloop" backup --db "$work/town.db" --out "$work/backup.db" >/dev/null 2>&1 && fail "backup must not overwrite"
+
+# A snapshot of the model lands beside the log; the next one starts from it, folding nothing.
+"$gridloop" snapshot --db "$work/town.db" | grep -q "saved the model at position $events to $work/town.db.snapshots/" || fail "snapshot"
+"$gridloop" snapshot --db "$work/town.db" 2>&1 | grep -q "not used" && fail "a fresh snapshot must be usable"
+ls "$work/town.db.snapshots/"*.snap >/dev/null || fail "snapshot file"
+"$gridloop" snapshot --db "$work/missing.db" >/dev/null 2>&1 && fail "snapshot of a missing log must fail"
+[ -e "$work/missing.db" ] && fail "snapshot must not create a log"
 
 # Replay at an earlier position prints the tree as it stood then.
 half=$((events / 2))

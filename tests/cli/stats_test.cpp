@@ -89,7 +89,7 @@ std::vector<projections::DailyPoint> scanned_daily(const Model& model, std::stri
             if (c->state == CaseState::closed)
                 if (auto* p = at(c->timeline.back().recorded_at)) ++p->closed;
             for (const auto& e : c->timeline)
-                if (e.actor == "system" && (e.type == "IssueEscalated" || e.type == "IssueSupervised"))
+                if (model.name(e.actor) == "system" && (e.type_name() == "IssueEscalated" || e.type_name() == "IssueSupervised"))
                     if (auto* p = at(e.recorded_at)) ++p->overdue;
             if (c->overdue(now))
                 if (auto* p = at(c->due_at)) ++p->overdue;

@@ -112,7 +112,7 @@ TEST_CASE("case details behind the figures") {
     CHECK_FALSE(c->overdue(*parse_time("2026-11-17T11:59:59.999+08:00")));
     CHECK(c->overdue(*parse_time("2026-11-17T12:00:00+08:00")));
     CHECK(c->timeline.size() == 3);
-    CHECK(c->timeline.back().type == "IssueReturned");
+    CHECK(c->timeline.back().type_name() == "IssueReturned");
 }
 
 TEST_CASE("subtrees and periods") {

@@ -20,6 +20,7 @@ inline std::string temp_db(const std::string& stem) {
 inline void remove_db(const std::string& path) {
     std::error_code ec;
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path + suffix, ec);
+    std::filesystem::remove_all(path + ".snapshots", ec); // the engine's saved models (engine/snapshots.hpp)
 }
 
 class TempDb {

@@ -1,0 +1,196 @@
+// Snapshot files: a fixed header, then the body (projections/snapshot.hpp).
+//
+//   16 bytes  "GRIDLOOPSNAPSHOT"
+//    4 bytes  format version, little-endian (projections::snapshot::format_version)
+//    8 bytes  position, little-endian
+//   64 bytes  hash of the event at that position, lowercase hex
+//    8 bytes  body size in bytes, little-endian
+//   32 bytes  SHA-256 of the body
+#include "engine/snapshots.hpp"
+
+#include "projections/snapshot.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <fcntl.h>
+#include <memory>
+#include <stdexcept>
+#include <system_error>
+#include <unistd.h>
+
+namespace gridloop::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view magic = "GRIDLOOPSNAPSHOT";
+constexpr std::size_t header_size = 16 + 4 + 8 + 64 + 8 + 32;
+using Digest = std::array<unsigned char, 32>;
+
+struct Header {
+    std::uint32_t format = 0;
+    std::int64_t position = 0;
+    std::string hash;
+    std::uint64_t body_size = 0;
+    Digest digest{};
+};
+
+void put_le(std::string& out, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i) & 0xff));
+}
+std::uint64_t get_le(const unsigned char* p, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+    return v;
+}
+
+class Sha256 {
+public:
+    Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+        if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 unavailable");
+    }
+    void update(const void* p, std::size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
+    Digest done() {
+        Digest d{};
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(ctx_.get(), d.data(), &n);
+        return d;
+    }
+
+private:
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
+};
+
+struct File {
+    std::FILE* f = nullptr;
+    explicit File(std::FILE* file) : f(file) {}
+    ~File() {
+        if (f) std::fclose(f);
+    }
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+};
+
+std::string name_of(std::int64_t position) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%020lld.snap", static_cast<long long>(position));
+    return buf;
+}
+
+Header read_header(std::FILE* f) {
+    std::array<unsigned char, header_size> b{};
+    if (std::fread(b.data(), 1, b.size(), f) != b.size()) throw std::runtime_error("shorter than a snapshot header");
+    if (std::string_view(reinterpret_cast<const char*>(b.data()), magic.size()) != magic) throw std::runtime_error("not a gridloop snapshot");
+    Header h;
+    const unsigned char* p = b.data() + magic.size();
+    h.format = static_cast<std::uint32_t>(get_le(p, 4));
+    h.position = static_cast<std::int64_t>(get_le(p + 4, 8));
+    h.hash.assign(reinterpret_cast<const char*>(p + 12), 64);
+    h.body_size = get_le(p + 76, 8);
+    std::copy(p + 84, p + 116, h.digest.begin());
+    return h;
+}
+
+void sync_dir(const fs::path& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+
+} // namespace
+
+Snapshots::Snapshots(const std::string& db_path) : dir_(db_path + ".snapshots") {}
+
+std::vector<Snapshots::Entry> Snapshots::list() const {
+    std::vector<Entry> out;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path& p = it->path();
+        const std::string stem = p.stem().string();
+        if (p.extension() != ".snap" || stem.size() != 20 || stem.find_first_not_of("0123456789") != std::string::npos) continue;
+        out.push_back(Entry{std::stoll(stem), p});
+    }
+    std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.position < b.position; });
+    return out;
+}
+
+fs::path Snapshots::write(std::int64_t position, const std::string& hash, const std::string& body, std::size_t keep) const {
+    if (position < 1 || hash.size() != 64) throw std::invalid_argument("snapshot: no position or hash to take it at");
+    fs::create_directories(dir_);
+    Sha256 sha;
+    sha.update(body.data(), body.size());
+    const Digest digest = sha.done();
+    std::string header(magic);
+    put_le(header, projections::snapshot::format_version, 4);
+    put_le(header, static_cast<std::uint64_t>(position), 8);
+    header += hash;
+    put_le(header, body.size(), 8);
+    header.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+
+    const fs::path final_path = dir_ / name_of(position);
+    fs::path tmp = final_path;
+    tmp += ".tmp";
+    {
+        File f(std::fopen(tmp.c_str(), "wb"));
+        if (!f.f) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::generic_category().message(errno));
+        const bool ok = std::fwrite(header.data(), 1, header.size(), f.f) == header.size() &&
+                        std::fwrite(body.data(), 1, body.size(), f.f) == body.size() && std::fflush(f.f) == 0 &&
+                        ::fsync(::fileno(f.f)) == 0;
+        if (!ok) {
+            const int err = errno;
+            std::error_code ec;
+            fs::remove(tmp, ec);
+            throw std::runtime_error("cannot write " + tmp.string() + ": " + std::generic_category().message(err));
+        }
+    }
+    fs::rename(tmp, final_path);
+    sync_dir(dir_);
+
+    auto all = list();
+    for (std::size_t i = 0; i + keep < all.size(); ++i) {
+        std::error_code ec;
+        fs::remove(all[i].file, ec);
+    }
+    return final_path;
+}
+
+std::optional<projections::Model> Snapshots::load_newest(const StoreReader& store, std::int64_t at, std::vector<std::string>& notes) const {
+    const auto all = list();
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+        if (it->position > at) continue;
+        try {
+            File f(std::fopen(it->file.c_str(), "rb"));
+            if (!f.f) throw std::runtime_error(std::generic_category().message(errno));
+            const Header h = read_header(f.f);
+            if (h.format != projections::snapshot::format_version)
+                throw std::runtime_error("format " + std::to_string(h.format) + ", this build reads " +
+                                         std::to_string(projections::snapshot::format_version));
+            if (h.position != it->position) throw std::runtime_error("its header says position " + std::to_string(h.position));
+            const auto event = store.at(h.position);
+            if (!event || event->hash != h.hash) throw std::runtime_error("the log holds another event at position " + std::to_string(h.position));
+            Sha256 sha;
+            projections::snapshot::In in(
+                [&](char* buf, std::size_t n) {
+                    const std::size_t got = std::fread(buf, 1, n, f.f);
+                    sha.update(buf, got);
+                    return got;
+                },
+                h.body_size);
+            projections::Model model = projections::load(in);
+            if (in.remaining() != 0) throw std::runtime_error("bytes left over after the model");
+            if (sha.done() != h.digest) throw std::runtime_error("its body does not match its SHA-256 (damaged)");
+            if (model.position() != h.position || model.head_hash() != h.hash) throw std::runtime_error("its model is at another position");
+            return model;
+        } catch (const std::exception& e) {
+            notes.push_back("snapshot " + it->file.string() + " not used: " + e.what());
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace gridloop::engine

@@ -1,0 +1,55 @@
+// Saved read models beside the log, so that start-up and `as_of` fold only the events after the
+// newest usable one instead of the whole log.
+//
+// A snapshot is a cache, never a source of truth: it lives in `<db>.snapshots/<position>.snap`, and
+// is used only when its body hashes to the SHA-256 in its header and the log still holds, at its
+// position, the event hash it was taken at (so a snapshot of another log, or of a log since replaced,
+// is passed over). Anything else — damage, an older format, a position past the head — is noted and
+// the next older snapshot, or the log from the start, is folded instead. `gridloop verify` and
+// `gridloop replay` never read snapshots.
+#pragma once
+
+#include "engine/store.hpp"
+#include "projections/model.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gridloop::engine {
+
+struct SnapshotOptions {
+    bool use = true;                 // start and answer as_of from snapshots at all
+    std::int64_t every = 1'000'000;  // while running, take one after this many events since the last (0: never)
+    std::int64_t at_exit = 100'000;  // at a clean stop, take one if at least this many events follow the newest (0: never)
+    std::size_t keep = 4;            // snapshots kept, newest first (the rest are removed after each new one)
+};
+
+class Snapshots {
+public:
+    // Snapshots of the log at `db_path`, in `<db_path>.snapshots/`.
+    explicit Snapshots(const std::string& db_path);
+    const std::filesystem::path& dir() const { return dir_; }
+
+    struct Entry {
+        std::int64_t position = 0;
+        std::filesystem::path file;
+    };
+    // The snapshot files, by position ascending (named by position; contents not checked).
+    std::vector<Entry> list() const;
+
+    // Writes `body` (projections::save of a model at `position`, whose last event hashed to `hash`)
+    // atomically and durably, then removes all but the newest `keep`. Throws std::runtime_error.
+    std::filesystem::path write(std::int64_t position, const std::string& hash, const std::string& body, std::size_t keep) const;
+
+    // The newest snapshot at or before `at` that is intact and belongs to the log read by `store`,
+    // loaded; `notes` gets a line for each one passed over and why. nullopt when none is usable.
+    std::optional<projections::Model> load_newest(const StoreReader& store, std::int64_t at, std::vector<std::string>& notes) const;
+
+private:
+    std::filesystem::path dir_;
+};
+
+} // namespace gridloop::engine

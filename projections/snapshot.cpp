@@ -1,0 +1,128 @@
+// The model's binary form (see snapshot.hpp). The entity maps, the policy, the cases per grid and
+// the statistics index are written as they are; the smaller indexes (residents, branches, department
+// queues, the routing R-tree) are rebuilt from the entities on load, in the order the fold built them.
+#include "projections/snapshot.hpp"
+
+#include "projections/model.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+namespace gridloop::projections {
+
+namespace snapshot {
+
+void io(auto& ar, events::Duration& d) { fields(ar, d.days, d.seconds); }
+void io(auto& ar, events::Polygon& p) { fields(ar, p.rings); }
+
+void io(auto& ar, Calendar& c) {
+    CalendarSpec spec = c.spec();
+    fields(ar, spec.timezone, spec.workdays, spec.start_minute, spec.end_minute, spec.holidays, spec.makeup_workdays);
+    if constexpr (!std::remove_reference_t<decltype(ar)>::saving) {
+        try {
+            c = Calendar(spec);
+        } catch (const std::exception& e) {
+            throw Error(std::string("snapshot: calendar: ") + e.what());
+        }
+    }
+}
+
+void io(auto& ar, Config& c) {
+    fields(ar, c.limits, c.start_rung, c.satisfied_threshold, c.max_returns, c.lost_contact_after, c.stars, c.calendar, c.version);
+}
+void io(auto& ar, Grid& g) { fields(ar, g.grid_id, g.name, g.level, g.parent_id, g.children, g.boundary, g.station, g.version); }
+void io(auto& ar, Department& d) { fields(ar, d.dept_id, d.name, d.kind, d.serves, d.version); }
+void io(auto& ar, Person& p) { fields(ar, p.person_id, p.name, p.role, p.grid_id, p.dept_id, p.team, p.version); }
+void io(auto& ar, TimelineEntry& t) { fields(ar, t.position, t.recorded_at, t.occurred_at, t.actor, t.dept, t.type, t.state, t.rung); }
+void io(auto& ar, Case& c) {
+    fields(ar, c.case_id, c.grid_id, c.category, c.source, c.severity, c.rungs, c.state, c.rung, c.dept_id, c.dispatched_from, c.round,
+           c.returns, c.returns_by_dept, c.reported_at, c.clock_started_at, c.due_at, c.highest_rung, c.handled_at, c.timeouts,
+           c.handled_on_time, c.handle_working_ms, c.rating, c.solved, c.ratings, c.ratings_satisfied, c.version, c.timeline);
+}
+void io(auto& ar, MemberMove& m) { fields(ar, m.position, m.at, m.branch, m.from, m.to); }
+void io(auto& ar, PointsEntry& p) { fields(ar, p.position, p.at, p.points, p.note, p.case_id); }
+void io(auto& ar, ServiceRecord& s) { fields(ar, s.position, s.at, s.case_id); }
+void io(auto& ar, Member& m) {
+    fields(ar, m.member_id, m.name, m.category, m.home_branch, m.residence_grid, m.registered_at, m.last_contact_at, m.points, m.moves,
+           m.ledger, m.services, m.version);
+}
+
+} // namespace snapshot
+
+StatsIndex::Refs Model::refs() const {
+    StatsIndex::Refs r;
+    r.cases.reserve(cases_.size());
+    for (const auto& [_, c] : cases_) r.cases.push_back(&c);
+    r.members.reserve(members_.size());
+    for (const auto& [_, m] : members_) r.members.push_back(&m);
+    return r;
+}
+
+namespace {
+// Cases per grid in report order, each as its rank in refs.cases.
+using CaseRanks = std::map<std::string, std::vector<std::uint32_t>, std::less<>>;
+} // namespace
+
+void save(const Model& model, std::string& bytes) {
+    snapshot::Out out(bytes);
+    auto& m = const_cast<Model&>(model); // Out only reads
+    snapshot::fields(out, m.position_, m.recorded_at_, m.head_hash_, m.config_, m.grids_, m.departments_, m.persons_, m.cases_,
+                     m.members_, m.roots_);
+    std::vector<std::string> names(m.names_.begin(), m.names_.end()), micro = m.micro_index_.grid_ids();
+    snapshot::fields(out, names, micro);
+    const auto refs = m.refs();
+    std::unordered_map<const Case*, std::uint32_t> rank;
+    rank.reserve(refs.cases.size());
+    for (std::size_t i = 0; i < refs.cases.size(); ++i) rank.emplace(refs.cases[i], static_cast<std::uint32_t>(i));
+    CaseRanks by_grid;
+    for (const auto& [grid, cases] : m.cases_by_grid_) {
+        auto& ranks = by_grid[grid];
+        for (const Case* c : cases) ranks.push_back(rank.at(c));
+    }
+    snapshot::field(out, by_grid);
+    m.stats_.save(out, refs);
+}
+
+Model load(snapshot::In& in) {
+    Model m;
+    snapshot::fields(in, m.position_, m.recorded_at_, m.head_hash_, m.config_, m.grids_, m.departments_, m.persons_, m.cases_,
+                     m.members_, m.roots_);
+    std::vector<std::string> names, micro;
+    CaseRanks by_grid;
+    snapshot::fields(in, names, micro, by_grid);
+    if (names.empty() || !names.front().empty()) throw snapshot::Error("snapshot: the name table does not start with the empty name");
+    for (std::size_t i = 1; i < names.size(); ++i)
+        if (m.name_id(names[i]) != i) throw snapshot::Error("snapshot: the name table repeats " + names[i]);
+    for (const auto& id : micro) {
+        const Grid* g = m.grid(id);
+        if (!g || !g->boundary) throw snapshot::Error("snapshot: routed micro-grid " + id + " has no boundary");
+        m.micro_index_.insert(id, *g->boundary);
+    }
+    const auto refs = m.refs();
+    for (auto& [grid, ranks] : by_grid) {
+        auto& cases = m.cases_by_grid_[grid];
+        cases.reserve(ranks.size());
+        for (const auto r : ranks) {
+            if (r >= refs.cases.size()) throw snapshot::Error("snapshot: grid " + grid + " lists an unknown case");
+            cases.push_back(refs.cases[r]);
+        }
+    }
+    m.stats_.load(in, refs);
+
+    const auto names_size = m.names_.size(), types = events::event_types().size();
+    for (const Case* c : refs.cases) {
+        for (const auto& t : c->timeline)
+            if (t.actor >= names_size || t.dept >= names_size || t.type >= types)
+                throw snapshot::Error("snapshot: case " + c->case_id + " has a timeline entry out of range");
+        if (c->state == events::CaseState::open && c->rung == events::Rung::department && c->dept_id)
+            m.dept_queues_[*c->dept_id].emplace(std::pair{c->due_at, c->case_id}, c);
+    }
+    for (const auto& [id, member] : m.members_) {
+        if (!member.residence_grid.empty()) m.residents_[member.residence_grid].emplace(id, &member);
+        if (!member.home_branch.empty()) m.branch_members_[member.home_branch].emplace(id, &member);
+    }
+    return m;
+}
+
+} // namespace gridloop::projections

@@ -1,0 +1,235 @@
+// Snapshots of the read model: a model loaded from a snapshot is the model the fold gives (every view
+// a reader can ask for, and every byte of its next snapshot), it folds on from there exactly as the
+// full fold does, and the engine starts from the newest usable one, passing over damaged, foreign,
+// truncated and older-format files with a note.
+#include "cli/load.hpp"
+#include "engine/engine.hpp"
+#include "http/views.hpp"
+#include "projections/members.hpp"
+#include "projections/metrics.hpp"
+#include "projections/snapshot.hpp"
+#include "samples/synth.hpp"
+#include "samples/town.hpp"
+#include "tests/support/temp_db.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+namespace {
+
+using namespace gridloop;
+using events::Instant;
+using nlohmann::json;
+using projections::Model;
+namespace fs = std::filesystem;
+
+std::string bytes_of(const Model& m) {
+    std::string b;
+    projections::save(m, b);
+    return b;
+}
+
+Model reload(const std::string& bytes) {
+    std::size_t at = 0;
+    projections::snapshot::In in(
+        [&](char* buf, std::size_t n) {
+            n = std::min(n, bytes.size() - at);
+            std::memcpy(buf, bytes.data() + at, n);
+            at += n;
+            return n;
+        },
+        bytes.size());
+    Model m = projections::load(in);
+    REQUIRE(in.remaining() == 0);
+    return m;
+}
+
+// Everything a reader can be shown of a model at `now`: each case with its timeline, each grid's
+// statistics over three periods and its daily series, cases, residents and branch members by grid,
+// member lists with lost contact, department queues, and where each micro-grid's corners route.
+json views(const Model& m, Instant now) {
+    using namespace std::chrono;
+    json j;
+    j["head"] = {m.position(), m.head_hash(), m.recorded_at().time_since_epoch().count(), m.config().version};
+    for (const auto& [id, c] : m.cases()) j["cases"][id] = http::case_json(m, c, now, true);
+    const auto today = m.config().calendar.local_day(now);
+    for (const auto& [id, g] : m.grids()) {
+        json& v = j["grids"][id];
+        v["all"] = projections::to_json(projections::compute_metrics(m, id, {}, now));
+        v["30d"] = projections::to_json(projections::compute_metrics(m, id, {now - days(30), now}, now));
+        v["odd"] = projections::to_json(projections::compute_metrics(m, id, {now - hours(24 * 47 + 5) - milliseconds(17), std::nullopt}, now));
+        v["daily"] = projections::to_json(projections::daily_series(m, id, today - days(40), today, now));
+        for (const auto* c : m.cases_in(id)) v["cases"].push_back(c->case_id);
+        for (const auto* r : m.residents_of(id)) v["residents"].push_back(r->member_id);
+        for (const auto* r : m.members_of_branch(id)) v["branch"].push_back(r->member_id);
+        v["members"] = projections::to_json(projections::list_members(m, {id, std::nullopt, std::nullopt}, now), true);
+        v["lost"] = projections::to_json(projections::lost_contact_members(m, id, now), true);
+        if (g.boundary)
+            for (const auto& p : g.boundary->rings.front()) {
+                v["route"].push_back(m.route(p[1], p[0]).value_or("-"));
+                const auto n = m.nearest_micro(p[1] + 0.001, p[0] - 0.002);
+                v["nearest"].push_back(n ? json{n->grid_id, n->metres} : json());
+            }
+    }
+    for (const auto& [id, d] : m.departments())
+        for (const auto* c : m.department_queue(id)) j["queues"][id].push_back(c->case_id);
+    return j;
+}
+
+void load_synth(const std::string& db, std::int64_t events, engine::SnapshotOptions options = {true, 0, 0, 4}) {
+    engine::SystemClock clock;
+    engine::Engine engine(db, clock, {}, options);
+    samples::Synth synth({events, 5});
+    const auto r = cli::load(engine, [&](samples::Step& s) { return synth.next(s); }, 2048);
+    REQUIRE(r.refused.empty());
+}
+
+void load_town(const std::string& db) {
+    engine::SystemClock clock;
+    engine::Engine engine(db, clock, {}, {true, 0, 0, 4});
+    const auto steps = samples::sample_town();
+    std::size_t i = 0;
+    const auto r = cli::load(engine, [&](samples::Step& s) {
+        if (i == steps.size()) return false;
+        s = steps[i++];
+        return true;
+    });
+    REQUIRE(r.refused.empty());
+}
+
+// Writes the model folded to `position` as a snapshot of the log at `db`.
+fs::path snapshot_at(const std::string& db, std::int64_t position) {
+    engine::StoreReader store(db);
+    const Model m = engine::fold(store, position);
+    return engine::Snapshots(db).write(m.position(), m.head_hash(), bytes_of(m), 10);
+}
+
+void patch(const fs::path& file, std::uintmax_t offset, const std::string& bytes) {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+bool any_note(const engine::Engine& e, const std::string& part) {
+    for (const auto& n : e.start_notes())
+        if (n.find(part) != std::string::npos) return true;
+    return false;
+}
+
+} // namespace
+
+TEST_SUITE("cli") {
+    TEST_CASE("a snapshot of the sample town loads into the model the fold gives") {
+        testing::TempDb db("snap-town");
+        load_town(db.path());
+        const Model folded = engine::fold(engine::StoreReader(db.path()));
+        const std::string bytes = bytes_of(folded);
+        const Model loaded = reload(bytes);
+        CHECK(bytes_of(loaded) == bytes);
+        for (const auto later : {std::chrono::hours(0), std::chrono::hours(24 * 61 + 3)}) {
+            const Instant now = folded.recorded_at() + later;
+            const json a = views(folded, now), b = views(loaded, now);
+            REQUIRE(a["cases"].size() > 200);
+            CHECK(a == b);
+        }
+    }
+
+    TEST_CASE("a model loaded from a snapshot mid-log folds on to the model of the whole log") {
+        testing::TempDb db("snap-synth");
+        load_synth(db.path(), 20'000);
+        engine::StoreReader store(db.path());
+        const std::int64_t head = store.head().position;
+        const Model whole = engine::fold(store);
+        const std::string whole_bytes = bytes_of(whole);
+        const json whole_views = views(whole, whole.recorded_at());
+        for (const std::int64_t p : {std::int64_t{1}, head / 3, head * 2 / 3, head - 1, head}) {
+            CAPTURE(p);
+            Model m = reload(bytes_of(engine::fold(store, p)));
+            CHECK(m.position() == p);
+            engine::fold_onto(m, store);
+            CHECK(bytes_of(m) == whole_bytes);
+            CHECK(views(m, whole.recorded_at()) == whole_views);
+        }
+    }
+
+    TEST_CASE("the engine starts from the newest usable snapshot and passes over damaged foreign and truncated ones") {
+        testing::TempDb db("snap-start"), town("snap-foreign");
+        load_synth(db.path(), 12'000);
+        load_town(town.path());
+        const std::int64_t head = engine::StoreReader(db.path()).head().position;
+        const Model whole = engine::fold(engine::StoreReader(db.path()));
+        const json expected = views(whole, whole.recorded_at());
+        engine::SystemClock clock;
+        const auto started = [&](const std::string& note_part, std::int64_t from) {
+            engine::Engine e(db.path(), clock, {}, {true, 0, 0, 10});
+            CHECK(e.started_from() == from);
+            if (!note_part.empty()) CHECK(any_note(e, note_part));
+            else CHECK(e.start_notes().empty());
+            CHECK(e.head().position == head);
+            CHECK(e.read([&](const Model& m) { return views(m, whole.recorded_at()); }) == expected);
+        };
+
+        started("", 0); // no snapshot yet
+        const auto older = snapshot_at(db.path(), head / 2);
+        started("", head / 2);
+        const auto newer = snapshot_at(db.path(), head - 100);
+        started("", head - 100);
+
+        // Damage in the body: the SHA-256 in the header no longer matches; the older one is used.
+        const auto size = fs::file_size(newer);
+        patch(newer, size - 1000, "\x7f\x7f\x7f");
+        started(newer.string(), head / 2);
+
+        // Cut short.
+        fs::resize_file(newer, size / 2);
+        started("truncated", head / 2);
+
+        // A format this build does not read.
+        fs::remove(newer);
+        patch(snapshot_at(db.path(), head - 100), 16, std::string("\x63\x00\x00\x00", 4));
+        started("format 99", head / 2);
+        fs::remove(newer);
+
+        // A snapshot of another log (the sample town) at a position this log has: its hash differs.
+        fs::remove(older);
+        const std::int64_t town_head = engine::StoreReader(town.path()).head().position;
+        REQUIRE(town_head < head);
+        const auto foreign = snapshot_at(town.path(), town_head);
+        fs::copy_file(foreign, engine::Snapshots(db.path()).dir() / foreign.filename());
+        started("the log holds another event at position " + std::to_string(town_head), 0);
+    }
+
+    TEST_CASE("the engine takes snapshots every N events while running and at a clean stop keeping the newest K") {
+        testing::TempDb db("snap-every");
+        load_synth(db.path(), 12'000, {true, 3'000, 1, 2});
+        const engine::Snapshots snaps(db.path());
+        const auto files = snaps.list();
+        const std::int64_t head = engine::StoreReader(db.path()).head().position;
+        REQUIRE(files.size() == 2);
+        CHECK(files.back().position == head); // at the stop
+        CHECK(files.front().position >= head - 3'000 - 2'048);
+        CHECK(files.front().position < head);
+        engine::SystemClock clock;
+        engine::Engine e(db.path(), clock, {}, {true, 3'000, 0, 2});
+        CHECK(e.started_from() == head);
+        CHECK(e.start_notes().empty());
+        CHECK(e.stats().snapshots.load() == 0);
+    }
+
+    TEST_CASE("as_of folds from the newest snapshot at or before it") {
+        testing::TempDb db("snap-asof");
+        load_synth(db.path(), 8'000);
+        engine::StoreReader store(db.path());
+        const std::int64_t head = store.head().position;
+        snapshot_at(db.path(), head / 2);
+        engine::SystemClock clock;
+        engine::Engine e(db.path(), clock, {}, {true, 0, 0, 4});
+        for (const std::int64_t p : {std::int64_t{1}, head / 2 - 1, head / 2, head / 2 + 1, head - 7, head})
+            CHECK(bytes_of(e.model_at(p)) == bytes_of(engine::fold(store, p)));
+    }
+}
