@@ -5,6 +5,7 @@
 #include "engine/verify.hpp"
 #include "http/server.hpp"
 #include "projections/metrics.hpp"
+#include "projections/snapshot.hpp"
 #include "samples/synth.hpp"
 #include "samples/town.hpp"
 
@@ -34,13 +35,14 @@ struct Usage {
 };
 
 const Usage usages[] = {
-    {"serve", "gridloop serve --db FILE --listen HOST:PORT --tokens FILE [--threads N] [--quiet] [--snapshot-every N] [--no-snapshots]",
+    {"serve", "gridloop serve --db FILE --listen HOST:PORT --tokens FILE [--threads N] [--quiet] [--snapshot-every N] [--snapshot-keep N] [--no-snapshots]",
      "Serves the HTTP API v1 and the dashboard on HOST:PORT from the log in FILE (created when absent).\n"
      "The tokens file is a JSON array of {\"token\" | \"token_sha256\", \"subject\", \"role\", \"scope\"};\n"
      "the server refuses to start without one, re-reads it on SIGHUP, and drains and exits 0 on SIGTERM/SIGINT.\n"
      "--quiet turns the access log off. The read model starts from the newest usable snapshot in\n"
      "FILE.snapshots/ and folds only the events after it; a snapshot is taken every N events (default\n"
-     "1000000, 0 = never) and at a clean stop; --no-snapshots folds the whole log and takes none."},
+     "1000000, 0 = never) and at a clean stop, keeping the newest --snapshot-keep (default 4, 0 = all);\n"
+     "--no-snapshots folds the whole log and takes none."},
     {"import", "gridloop import --db FILE [--actor SUBJECT] EVENTS.ndjson",
      "Appends the events of an NDJSON file (`-` = standard input). A line is either an exported\n"
      "envelope (kept exactly: position, hashes, times, actor; it must continue the chain) or a posted\n"
@@ -53,9 +55,10 @@ const Usage usages[] = {
     {"replay", "gridloop replay --db FILE [--as-of P] [--json]",
      "Folds positions 1..P (default: all) and prints the grid tree's statistics as they stood then,\n"
      "with the clock read as the recorded_at of P."},
-    {"snapshot", "gridloop snapshot --db FILE",
-     "Saves the read model at the head into FILE.snapshots/ (folding from the newest usable snapshot),\n"
-     "so that the next start and as_of reads fold only the events after it. Keeps the newest 4."},
+    {"snapshot", "gridloop snapshot --db FILE [--as-of P] [--keep N]",
+     "Saves the read model as of position P (default: the head) into FILE.snapshots/, folding from the\n"
+     "newest usable snapshot before it, so that start-up and as_of reads at or after P fold only the\n"
+     "events after it (e.g. ahead of an audit of that period). Keeps the newest N (default 4, 0 = all)."},
     {"backup", "gridloop backup --db FILE --out FILE",
      "Copies the log into a new file with SQLite's online backup API while a server may go on writing,\n"
      "then verifies the copy's hash chain. Exit 1 when the copy does not verify."},
@@ -331,18 +334,31 @@ int cmd_replay(const Args& a, std::ostream& out, std::ostream& err, const Usage&
 int cmd_snapshot(const Args& a, std::ostream& out, std::ostream& err, const Usage& u) {
     auto db = a.get("db");
     if (!db) return usage_error(err, u, "needs --db FILE");
-    (void)engine::StoreReader(*db).head(); // refuses a missing or foreign file instead of creating one
-    engine::SystemClock clock;
-    ProgressLine progress(err, "folded");
-    engine::Engine engine(*db, clock, std::ref(progress), engine::SnapshotOptions{true, 0, 0});
-    for (const auto& note : engine.start_notes()) err << "gridloop snapshot: " << note << "\n";
-    const auto file = engine.snapshot();
-    if (!file) {
+    std::string problem;
+    const auto as_of = a.number("as-of", problem);
+    const auto keep = a.number("keep", problem);
+    if (!problem.empty()) return usage_error(err, u, problem);
+    const engine::StoreReader store(*db); // read-only: a missing file is refused, never created
+    const std::int64_t head = store.head().position, at = as_of.value_or(head);
+    if (at > head) return usage_error(err, u, "--as-of " + std::to_string(at) + " is past the head position " + std::to_string(head));
+    if (at == 0) {
         out << "the log is empty: nothing to save\n";
         return 0;
     }
-    out << "saved the model at position " << engine.head().position << " to " << file->string() << " ("
-        << std::filesystem::file_size(*file) << " bytes)\n";
+    const engine::Snapshots snapshots(*db);
+    std::vector<std::string> notes;
+    projections::Model model = snapshots.load_newest(store, at, notes).value_or(projections::Model{});
+    for (const auto& note : notes) err << "gridloop snapshot: " << note << "\n";
+    if (model.position() == at) {
+        out << "a snapshot at position " << at << " is already saved in " << snapshots.dir().string() << "\n";
+        return 0;
+    }
+    ProgressLine progress(err, "folded");
+    engine::fold_onto(model, store, at, std::ref(progress));
+    std::string body;
+    projections::save(model, body);
+    const auto file = snapshots.write(at, model.head_hash(), body, static_cast<std::size_t>(keep.value_or(4)));
+    out << "saved the model at position " << at << " to " << file.string() << " (" << body.size() << " bytes)\n";
     return 0;
 }
 
@@ -449,10 +465,12 @@ int cmd_serve(const Args& a, std::ostream& out, std::ostream& err, const Usage& 
     std::string problem;
     const auto threads = a.number("threads", problem);
     const auto every = a.number("snapshot-every", problem);
+    const auto keep = a.number("snapshot-keep", problem);
     if (!problem.empty()) return usage_error(err, u, problem);
     http::Tokens::load(*tokens); // a malformed file stops the start before the log is opened
     engine::SnapshotOptions snapshots;
     if (every) snapshots.every = *every;
+    if (keep) snapshots.keep = static_cast<std::size_t>(*keep);
     if (a.has("no-snapshots")) snapshots = {false, 0, 0};
     engine::SystemClock clock;
     ProgressLine progress(err, "folded");
@@ -561,7 +579,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << "usage: " << usage->synopsis << "\n\n" << usage->help << "\n";
         return 0;
     }
-    const Args parsed(rest, {"db", "out", "actor", "after", "from", "to", "as-of", "events", "seed", "listen", "tokens", "threads", "snapshot-every"},
+    const Args parsed(rest, {"db", "out", "actor", "after", "from", "to", "as-of", "events", "seed", "listen", "tokens", "threads", "snapshot-every", "snapshot-keep", "keep"},
                       {"json", "no-serve", "quiet", "no-snapshots"});
     if (!parsed.error().empty()) return usage_error(err, *usage, parsed.error());
     using Command = int (*)(const Args&, std::ostream&, std::ostream&, const Usage&);

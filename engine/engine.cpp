@@ -80,7 +80,6 @@ projections::Model fold(const StoreReader& store, std::int64_t to, const Progres
 
 Engine::Engine(const std::string& db_path, const Clock& clock, const Progress& progress, SnapshotOptions snapshots)
     : path_(db_path), clock_(clock), store_(db_path), snapshots_(db_path), snapshot_options_(snapshots) {
-    snapshot_options_.keep = std::max<std::size_t>(snapshot_options_.keep, 1);
     model_ = start(progress);
 }
 

@@ -152,7 +152,7 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     sync_dir(dir_);
 
     auto all = list();
-    for (std::size_t i = 0; i + keep < all.size(); ++i) {
+    for (std::size_t i = 0; keep > 0 && i + keep < all.size(); ++i) {
         std::error_code ec;
         fs::remove(all[i].file, ec);
     }

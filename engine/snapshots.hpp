@@ -24,7 +24,7 @@ struct SnapshotOptions {
     bool use = true;                 // start and answer as_of from snapshots at all
     std::int64_t every = 1'000'000;  // while running, take one after this many events since the last (0: never)
     std::int64_t at_exit = 100'000;  // at a clean stop, take one if at least this many events follow the newest (0: never)
-    std::size_t keep = 4;            // snapshots kept, newest first (the rest are removed after each new one)
+    std::size_t keep = 4;            // snapshots kept, newest first (the rest are removed after each new one); 0: all
 };
 
 class Snapshots {
@@ -41,7 +41,8 @@ public:
     std::vector<Entry> list() const;
 
     // Writes `body` (projections::save of a model at `position`, whose last event hashed to `hash`)
-    // atomically and durably, then removes all but the newest `keep`. Throws std::runtime_error.
+    // atomically and durably, then removes all but the newest `keep` (0: removes none). Throws
+    // std::runtime_error.
     std::filesystem::path write(std::int64_t position, const std::string& hash, const std::string& body, std::size_t keep) const;
 
     // The newest snapshot at or before `at` that is intact and belongs to the log read by `store`,

@@ -38,11 +38,15 @@ events=$(wc -l < "$work/town.ndjson")
 "$gridloop" snapshot --db "$work/town.db" | grep -q "saved the model at position $events to $work/town.db.snapshots/" || fail "snapshot"
 "$gridloop" snapshot --db "$work/town.db" 2>&1 | grep -q "not used" && fail "a fresh snapshot must be usable"
 ls "$work/town.db.snapshots/"*.snap >/dev/null || fail "snapshot file"
+half=$((events / 2))
+"$gridloop" snapshot --db "$work/town.db" --as-of "$half" --keep 0 | grep -q "saved the model at position $half" || fail "snapshot --as-of"
+"$gridloop" snapshot --db "$work/town.db" --as-of "$half" | grep -q "already saved" || fail "snapshot --as-of twice"
+[ "$(ls "$work/town.db.snapshots/" | wc -l)" = 2 ] || fail "--keep 0 keeps every snapshot"
+"$gridloop" snapshot --db "$work/town.db" --as-of $((events + 1)) >/dev/null 2>&1 && fail "snapshot past the head must fail"
 "$gridloop" snapshot --db "$work/missing.db" >/dev/null 2>&1 && fail "snapshot of a missing log must fail"
 [ -e "$work/missing.db" ] && fail "snapshot must not create a log"
 
 # Replay at an earlier position prints the tree as it stood then.
-half=$((events / 2))
 "$gridloop" replay --db "$work/town.db" --as-of "$half" | grep -q "as of position $half" || fail "replay --as-of"
 "$gridloop" replay --db "$work/town.db" --as-of $((events + 1)) >/dev/null 2>&1 && fail "replay past the head must fail"
 
