@@ -2,24 +2,25 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace gridloop::events {
 
-enum class Level { town, community, grid, micro };
-enum class Rung { worker, micro_head, grid, community, town, department };
-enum class PersonRole { worker, micro_head, grid_head, town_head, department_staff };
-enum class Team { management, work, volunteer, joint };
-enum class DeptKind { police, city_management, market_supervision, municipal, judicial, other };
-enum class MemberCategory { in_service, retired, mobile, unemployed, enterprise, farmer };
-enum class Source { patrol, resident, hotline, camera };
-enum class Severity { normal, urgent, major };
-enum class Rating { satisfied, basically_satisfied, unsatisfied };
-enum class Solved { yes, no, unknown };
-enum class DismissReason { duplicate, not_responsible, invalid, out_of_scope };
-enum class CaseState { open, handled, fed_back, closed, dismissed };
+enum class Level : std::uint8_t { town, community, grid, micro };
+enum class Rung : std::uint8_t { worker, micro_head, grid, community, town, department };
+enum class PersonRole : std::uint8_t { worker, micro_head, grid_head, town_head, department_staff };
+enum class Team : std::uint8_t { management, work, volunteer, joint };
+enum class DeptKind : std::uint8_t { police, city_management, market_supervision, municipal, judicial, other };
+enum class MemberCategory : std::uint8_t { in_service, retired, mobile, unemployed, enterprise, farmer };
+enum class Source : std::uint8_t { patrol, resident, hotline, camera };
+enum class Severity : std::uint8_t { normal, urgent, major };
+enum class Rating : std::uint8_t { satisfied, basically_satisfied, unsatisfied };
+enum class Solved : std::uint8_t { yes, no, unknown };
+enum class DismissReason : std::uint8_t { duplicate, not_responsible, invalid, out_of_scope };
+enum class CaseState : std::uint8_t { open, handled, fed_back, closed, dismissed };
 
 // Wire names, in enumerator order.
 template <class E> struct enum_names;

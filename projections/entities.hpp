@@ -83,30 +83,31 @@ struct TimelineEntry {
 
 struct Case {
     std::string case_id, grid_id, category;
+    std::optional<std::string> dept_id;
+    std::map<std::string, std::int64_t> returns_by_dept;
+    std::int64_t round = 1;
+    std::int64_t returns = 0;
+    Instant reported_at{};      // recorded_at of IssueReported
+    Instant clock_started_at{}; // when the current rung's clock started
+    Instant due_at{};           // when the current rung runs out (meaningful while open)
+    std::optional<Instant> handled_at;   // the last IssueHandled
+    std::int64_t timeouts = 0;           // rungs that ran out: the engine's own escalations and supervisions
+    std::int64_t handle_working_ms = 0;  // report → last handling, in working time
+    std::int64_t ratings = 0;           // every SatisfactionRated
+    std::int64_t ratings_satisfied = 0; // of those, satisfied or basically_satisfied
+    std::int64_t version = 0;
+    std::vector<TimelineEntry> timeline; // kept by the model (Model::apply), not by apply_case
+    // The one-byte fields together (declaration order decides the padding).
     events::Source source = events::Source::patrol;
     events::Severity severity = events::Severity::normal;
     RungMask rungs = 0;
     events::CaseState state = events::CaseState::open;
     events::Rung rung = events::Rung::worker;
-    std::optional<std::string> dept_id;
     std::optional<events::Rung> dispatched_from; // the rung that dispatched it to the department
-    std::int64_t round = 1;
-    std::int64_t returns = 0;
-    std::map<std::string, std::int64_t> returns_by_dept;
-    Instant reported_at{};      // recorded_at of IssueReported
-    Instant clock_started_at{}; // when the current rung's clock started
-    Instant due_at{};           // when the current rung runs out (meaningful while open)
     events::Rung highest_rung = events::Rung::worker;
-    std::optional<Instant> handled_at;   // the last IssueHandled
-    std::int64_t timeouts = 0;           // rungs that ran out: the engine's own escalations and supervisions
     bool handled_on_time = false;        // that handling was before its rung's due_at
-    std::int64_t handle_working_ms = 0;  // report → last handling, in working time
     std::optional<events::Rating> rating; // the latest
     std::optional<events::Solved> solved; // the latest
-    std::int64_t ratings = 0;           // every SatisfactionRated
-    std::int64_t ratings_satisfied = 0; // of those, satisfied or basically_satisfied
-    std::int64_t version = 0;
-    std::vector<TimelineEntry> timeline; // kept by the model (Model::apply), not by apply_case
 
     bool overdue(Instant now) const { return state == events::CaseState::open && now >= due_at; }
 };
