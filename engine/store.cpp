@@ -402,6 +402,16 @@ void StoreReader::scan(std::int64_t after, std::int64_t last, const std::functio
     });
 }
 
+void StoreReader::scan_rows(std::int64_t after, std::int64_t last, const std::function<bool(RawEnvelope&)>& f) const {
+    auto& s = *impl_;
+    guarded(s.path, "scan", [&] {
+        s.scan(after, last, [&](const sqlite::Statement& st, RawEnvelope& r) {
+            read_row(st, r);
+            return f(r);
+        });
+    });
+}
+
 void StoreReader::scan_checked(std::int64_t after, std::int64_t last,
                                const std::function<bool(const RawEnvelope&, std::string_view)>& f) const {
     auto& s = *impl_;

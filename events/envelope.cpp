@@ -124,15 +124,29 @@ RawEnvelope to_raw(const Envelope& e) {
                        format_time(e.recorded_at), e.actor, canonical_json(encode_data(e.event)), e.prev_hash, e.hash};
 }
 
-Result<Envelope> from_raw(const RawEnvelope& r) {
-    const std::string where = "position " + std::to_string(r.position) + ": ";
-    const json data = json::parse(r.data, nullptr, false);
-    if (data.is_discarded()) return unprocessable(where + "stored data is not JSON");
-    auto ev = decode_event(r.type, data);
-    if (!ev) return Error{ev.error().code, where + ev.error().message};
+std::optional<Error> from_raw(const RawEnvelope& r, Envelope& out) {
+    auto where = [&](const std::string& message) { return "position " + std::to_string(r.position) + ": " + message; };
+    auto ev = decode_stored(r.type, r.data);
+    if (!ev) return Error{ev.error().code, where(ev.error().message)};
     auto occ = parse_time(r.occurred_at), rec = parse_time(r.recorded_at);
-    if (!occ || !rec) return unprocessable(where + "stored times are not RFC 3339");
-    return Envelope{r.position, r.stream, r.version, r.event_id, std::move(ev.value()), *occ, *rec, r.actor, r.prev_hash, r.hash};
+    if (!occ || !rec) return unprocessable(where("stored times are not RFC 3339"));
+    out.position = r.position;
+    out.stream.assign(r.stream);
+    out.version = r.version;
+    out.event_id.assign(r.event_id);
+    out.event = std::move(ev.value());
+    out.occurred_at = *occ;
+    out.recorded_at = *rec;
+    out.actor.assign(r.actor);
+    out.prev_hash.assign(r.prev_hash);
+    out.hash.assign(r.hash);
+    return std::nullopt;
+}
+
+Result<Envelope> from_raw(const RawEnvelope& r) {
+    Envelope e;
+    if (auto error = from_raw(r, e)) return std::move(*error);
+    return e;
 }
 
 std::string hashed_body(const RawEnvelope& r) { return write_envelope(r, false); }

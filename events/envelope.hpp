@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace gridloop::events {
@@ -44,6 +45,9 @@ std::string canonical_json(const nlohmann::json& j);
 RawEnvelope to_raw(const Envelope& e);
 // Decodes the stored data strictly; an error names the position.
 Result<Envelope> from_raw(const RawEnvelope& r);
+// The same into `out`, whose strings keep their capacity (for loops decoding row after row); returns
+// the error instead, leaving `out` unspecified.
+std::optional<Error> from_raw(const RawEnvelope& r, Envelope& out);
 
 // The exact bytes hashed after prev_hash: the canonical envelope without prev_hash and hash, with
 // the stored data text taken byte for byte.
