@@ -1,6 +1,7 @@
 // The single writer: decide in order, append the group in one transaction, apply, acknowledge.
 #include "engine/engine.hpp"
 
+#include "engine/replay.hpp"
 #include "projections/snapshot.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,17 +59,16 @@ Error storage_error(const StoreError& e) {
 
 void fold_onto(projections::Model& model, const StoreReader& store, std::int64_t to, const Progress& progress) {
     const std::int64_t last = to > 0 ? to : store.head().position;
-    std::string prev = model.position() ? model.head_hash() : zero_hash();
-    store.scan(model.position(), last, [&](const RawEnvelope& raw) {
-        if (raw.prev_hash != prev)
-            throw std::runtime_error("position " + std::to_string(raw.position) + ": the hash chain is broken (run `gridloop verify`)");
-        prev = raw.hash;
-        auto env = from_raw(raw);
-        if (!env) throw std::runtime_error(env.error().message);
-        model.apply(*env);
-        if (progress && raw.position % 65536 == 0) progress(raw.position, last);
-        return true;
-    });
+    ReplayOptions options;
+    options.prev_hash = model.position() ? model.head_hash() : zero_hash();
+    scan_decoded(
+        store, model.position(), last,
+        [&](const Envelope& env, const RawEnvelope& raw) {
+            model.apply(env);
+            if (progress && raw.position % 65536 == 0) progress(raw.position, last);
+            return true;
+        },
+        options);
     if (progress) progress(model.position(), last);
 }
 
