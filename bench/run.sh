@@ -5,12 +5,16 @@
 # Figures are medians of --runs runs; each ratio is the median of the per-run ratios, where a run
 # measures gridloop and its baseline back to back (this machine is shared and noisy).
 #
-# usage: bash bench/run.sh [--events N] [--db FILE] [--runs N] [--replays N] [--startups N] [--duration S]
-#                          [--connections C] [--batch-connections C] [--build DIR] [--no-build]
-#                          [--out FILE] [--perf DIR] [--keep]
+# usage: bash bench/run.sh [--events N] [--towns T] [--db FILE] [--only ITEMS] [--runs N] [--replays N]
+#                          [--startups N] [--duration S] [--connections C] [--batch-connections C]
+#                          [--build DIR] [--no-build] [--out FILE] [--perf DIR] [--keep]
 #   --events N   size of the generated log (default 2000000); ignored when --db names an existing file
+#   --towns T    generate with `gridloop generate --towns T` (--towns 1: every case in one town, for
+#                the town-level reads at 2 million cases: --events 12000000 --towns 1)
 #   --db FILE    the log to measure: reused when it exists, generated there otherwise (default
-#                BUILD/bench-city-N.db). It is never written to: the server runs on a copy.
+#                BUILD/bench-city-N[-towns-T].db). It is never written to: the server runs on a copy.
+#   --only ITEMS measure only these, comma-separated: replay, reads, asof, appends, batches (start-up
+#                and memory are always measured: the server has to start); e.g. --only reads
 #   --runs N     pairs of runs for reads and appends (default 3); --replays N pairs of replay and
 #                bare read (default: --runs); --startups N start-ups (default 3)
 #   --duration S seconds per wrk run (default 10)
@@ -23,11 +27,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-events=2000000 db="" runs=3 replays="" startups=3 duration=10 conns=64 batch_conns=16 batch=100
+events=2000000 towns="" only="" db="" runs=3 replays="" startups=3 duration=10 conns=64 batch_conns=16 batch=100
 build="$root/build-bench" do_build=1 out="" perf_dir="" keep=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --events) events=$2; shift 2 ;;
+    --towns) towns=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
     --db) db=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --replays) replays=$2; shift 2 ;;
@@ -45,12 +51,16 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 replays=${replays:-$runs}
+for item in ${only//,/ }; do
+    case "$item" in replay | reads | asof | appends | batches) ;; *) echo "bench/run.sh: --only knows replay, reads, asof, appends, batches, not $item" >&2; exit 2 ;; esac
+done
+wants() { [[ -z $only || ,$only, == *,$1,* ]]; } # is item $1 measured in this run?
 
 say() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 die() { say "error: $*"; exit 1; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+median() { [[ $# -gt 0 ]] || { echo 0; return; }; printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" | tail -1; } # key=value from a result line
 
 # ------------------------------------------------------------------ tools and build
@@ -62,7 +72,9 @@ fi
 for tool in curl python3 cmake; do command -v $tool >/dev/null || die "$tool is missing (bash scripts/setup.sh installs the build tools)"; done
 [[ -z $perf_dir ]] || command -v perf >/dev/null || die "--perf needs perf (apt-get install linux-perf)"
 
-targets=(gridloop gridloop_bench_bare_read gridloop_bench_bare_append)
+targets=(gridloop)
+! wants replay || targets+=(gridloop_bench_bare_read)
+! wants batches || targets+=(gridloop_bench_bare_append)
 if [[ $do_build -eq 1 ]]; then
     say "building ${targets[*]} in $build (Release)"
     export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
@@ -73,15 +85,17 @@ fi
 gridloop="$build/cli/gridloop"
 bare_read="$build/bench/gridloop_bench_bare_read"
 bare_append="$build/bench/gridloop_bench_bare_append"
-for b in "$gridloop" "$bare_read" "$bare_append"; do [[ -x $b ]] || die "$b is not built"; done
+[[ -x $gridloop ]] || die "$gridloop is not built"
+! wants replay || [[ -x $bare_read ]] || die "$bare_read is not built"
+! wants batches || [[ -x $bare_append ]] || die "$bare_append is not built"
 
 # ------------------------------------------------------------------ the log and the work dir
-[[ -n $db ]] || db="$build/bench-city-$events.db"
+[[ -n $db ]] || db="$build/bench-city-$events${towns:+-towns-$towns}.db"
 if [[ ! -f $db ]]; then
-    say "generating a synthetic log of $events events into $db"
+    say "generating a synthetic log of $events events${towns:+ in $towns town(s)} into $db"
     mkdir -p "$(dirname "$db")"
     t0=$(now)
-    "$gridloop" generate --db "$db" --events "$events" --seed 1 >&2
+    "$gridloop" generate --db "$db" --events "$events" --seed 1 ${towns:+--towns "$towns"} >&2
     say "generated in $(calc "$(now) - $t0" 1) s"
 fi
 work=$(mktemp -d "$(dirname "$(readlink -f "$db")")/bench-run.XXXXXX")
@@ -106,7 +120,7 @@ serve_db="$work/serve.db" bare_db="$work/bare.db"
 for suffix in "" -wal; do
     [[ -f $db$suffix ]] || continue
     cp "$db$suffix" "$serve_db$suffix"
-    cp "$db$suffix" "$bare_db$suffix"
+    ! wants batches || cp "$db$suffix" "$bare_db$suffix"
 done
 
 # A plain admin token (http/auth.cpp: a JSON array of {token, subject, role, scope}).
@@ -121,26 +135,28 @@ built=$(date -u -r "$gridloop" '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------ (3) replay vs bare read
-say "replay: $replays pairs of bare read and gridloop replay"
-# Wall time is what the target is about; CPU time (user + system) is beside it because on a busy
-# machine the wall time of a CPU-bound program mostly measures its wait for a core.
 declare -a replay_s bare_s replay_ratio replay_cpu bare_cpu replay_cpu_ratio replay_rss
-for i in $(seq "$replays"); do
-    t0=$(now)
-    r=$(/usr/bin/time -f 'cpu=%U+%S' -o "$work/bare.time" "$bare_read" "$db")
-    bare_s+=("$(calc "$(now) - $t0")")
-    bare_cpu+=("$(calc "$(field cpu <"$work/bare.time")")")
-    rows=$(field rows <<<"$r")
-    t0=$(now)
-    /usr/bin/time -f 'cpu=%U+%S rss=%M' -o "$work/replay.time" "$gridloop" replay --db "$db" >"$work/replay.out"
-    replay_s+=("$(calc "$(now) - $t0")")
-    replay_cpu+=("$(calc "$(field cpu <"$work/replay.time")")")
-    replay_rss+=("$(field rss <"$work/replay.time")")
-    replay_ratio+=("$(calc "${bare_s[-1]} / ${replay_s[-1]}" 4)")
-    replay_cpu_ratio+=("$(calc "${bare_cpu[-1]} / ${replay_cpu[-1]}" 4)")
-    say "  run $i: bare read ${bare_s[-1]} s (CPU ${bare_cpu[-1]} s), replay ${replay_s[-1]} s (CPU ${replay_cpu[-1]} s), $rows events"
-done
-head_position=$rows
+if wants replay; then
+    say "replay: $replays pairs of bare read and gridloop replay"
+    # Wall time is what the target is about; CPU time (user + system) is beside it because on a busy
+    # machine the wall time of a CPU-bound program mostly measures its wait for a core.
+    for i in $(seq "$replays"); do
+        t0=$(now)
+        r=$(/usr/bin/time -f 'cpu=%U+%S' -o "$work/bare.time" "$bare_read" "$db")
+        bare_s+=("$(calc "$(now) - $t0")")
+        bare_cpu+=("$(calc "$(field cpu <"$work/bare.time")")")
+        rows=$(field rows <<<"$r")
+        t0=$(now)
+        /usr/bin/time -f 'cpu=%U+%S rss=%M' -o "$work/replay.time" "$gridloop" replay --db "$db" >"$work/replay.out"
+        replay_s+=("$(calc "$(now) - $t0")")
+        replay_cpu+=("$(calc "$(field cpu <"$work/replay.time")")")
+        replay_rss+=("$(field rss <"$work/replay.time")")
+        replay_ratio+=("$(calc "${bare_s[-1]} / ${replay_s[-1]}" 4)")
+        replay_cpu_ratio+=("$(calc "${bare_cpu[-1]} / ${replay_cpu[-1]}" 4)")
+        say "  run $i: bare read ${bare_s[-1]} s (CPU ${bare_cpu[-1]} s), replay ${replay_s[-1]} s (CPU ${replay_cpu[-1]} s), $rows events"
+    done
+    head_position=$rows
+fi
 
 # ------------------------------------------------------------------ (4) start-up, (6) memory
 start_server() {
@@ -210,68 +226,77 @@ rate() { calc "$(field requests <<<"$1") / $(field seconds <<<"$1")" 0; }
 ok_rate() { calc "($(field requests <<<"$1") - $(field non2xx <<<"$1")) / $(field seconds <<<"$1")" 0; }
 head_now() { curl -sf "$base/healthz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["position"])'; }
 
-say "reads: $runs pairs of wrk on /healthz and on /v1/grids/$town/stats, $conns connections, ${duration} s each"
 declare -a health_r health_p99 stats_r stats_p99 stats_ratio health_us stats_us
-for i in $(seq "$runs"); do
-    h=$(wrk_run health get.lua "$base/healthz" "$conns")
-    s=$(wrk_run stats get.lua "$base/v1/grids/$town/stats" "$conns")
-    [[ $(field non2xx <<<"$s") == 0 ]] || die "stats answered non-2xx: $s"
-    health_r+=("$(rate "$h")") health_p99+=("$(field p99_ms <<<"$h")") stats_r+=("$(rate "$s")") stats_p99+=("$(field p99_ms <<<"$s")")
-    stats_ratio+=("$(calc "${stats_r[-1]} / ${health_r[-1]}" 4)")
-    health_us+=("$(us_per "$h")") stats_us+=("$(us_per "$s")")
-    say "  run $i: /healthz ${health_r[-1]} req/s (p99 ${health_p99[-1]} ms), stats ${stats_r[-1]} req/s, p99 ${stats_p99[-1]} ms; server CPU per request ${health_us[-1]} / ${stats_us[-1]} µs"
-done
+if wants reads; then
+    say "reads: $runs pairs of wrk on /healthz and on /v1/grids/$town/stats, $conns connections, ${duration} s each"
+    for i in $(seq "$runs"); do
+        h=$(wrk_run health get.lua "$base/healthz" "$conns")
+        s=$(wrk_run stats get.lua "$base/v1/grids/$town/stats" "$conns")
+        [[ $(field non2xx <<<"$s") == 0 ]] || die "stats answered non-2xx: $s"
+        health_r+=("$(rate "$h")") health_p99+=("$(field p99_ms <<<"$h")") stats_r+=("$(rate "$s")") stats_p99+=("$(field p99_ms <<<"$s")")
+        stats_ratio+=("$(calc "${stats_r[-1]} / ${health_r[-1]}" 4)")
+        health_us+=("$(us_per "$h")") stats_us+=("$(us_per "$s")")
+        say "  run $i: /healthz ${health_r[-1]} req/s (p99 ${health_p99[-1]} ms), stats ${stats_r[-1]} req/s, p99 ${stats_p99[-1]} ms; server CPU per request ${health_us[-1]} / ${stats_us[-1]} µs"
+    done
+fi
 hwm_reads=$(hwm_kib)
 
 # ------------------------------------------------------------------ (7) as_of
-say "as_of: one request each at 10%, 50% and 90% of position $head_position"
+[[ -n ${head_position:-} ]] || head_position=$(head_now) # without the replay: the head the server started at
 declare -a asof_pos asof_s asof_cpu
-for pct in 10 50 90; do
-    p=$((head_position * pct / 100))
-    c0=$(cpu_s)
-    r=$(curl -s --max-time 1800 -o /dev/null -w '%{http_code} %{time_total}' "${auth[@]}" "$base/v1/grids/$town/stats?as_of=$p")
-    [[ ${r%% *} == 200 ]] || die "as_of=$p answered ${r%% *}"
-    asof_pos+=("$p") asof_s+=("$(calc "${r#* }" 2)") asof_cpu+=("$(calc "$(cpu_s) - $c0" 2)")
-    say "  as_of=$p ($pct%): ${asof_s[-1]} s (server CPU ${asof_cpu[-1]} s)"
-done
+if wants asof; then
+    say "as_of: one request each at 10%, 50% and 90% of position $head_position"
+    for pct in 10 50 90; do
+        p=$((head_position * pct / 100))
+        c0=$(cpu_s)
+        r=$(curl -s --max-time 1800 -o /dev/null -w '%{http_code} %{time_total}' "${auth[@]}" "$base/v1/grids/$town/stats?as_of=$p")
+        [[ ${r%% *} == 200 ]] || die "as_of=$p answered ${r%% *}"
+        asof_pos+=("$p") asof_s+=("$(calc "${r#* }" 2)") asof_cpu+=("$(calc "$(cpu_s) - $c0" 2)")
+        say "  as_of=$p ($pct%): ${asof_s[-1]} s (server CPU ${asof_cpu[-1]} s)"
+    done
+fi
 hwm_asof=$(hwm_kib)
 rss_asof=$(rss_kib)
 
 # ------------------------------------------------------------------ (1) single-event appends
-say "appends: $runs pairs of wrk on /healthz and posting unique IssueReported, $conns connections"
 declare -a health_w post_r post_p99 post_ratio post_bad post_us
-for i in $(seq "$runs"); do
-    h=$(wrk_run health get.lua "$base/healthz" "$conns")
-    p0=$(head_now)
-    p=$(wrk_run post post_report.lua "$base/v1/events" "$conns" GRIDS="$micros" RUN="single$i-$$")
-    p1=$(head_now)
-    created=$(($(field requests <<<"$p") - $(field non2xx <<<"$p")))
-    # Every 201 is in the log (each was committed with synchronous=FULL before it was answered).
-    ((p1 - p0 >= created)) || die "the log grew by $((p1 - p0)) but $created requests were answered 201"
-    post_bad+=("$(($(field non2xx <<<"$p") + $(field socket_errors <<<"$p")))")
-    health_w+=("$(rate "$h")") health_p99+=("$(field p99_ms <<<"$h")") post_r+=("$(ok_rate "$p")") post_p99+=("$(field p99_ms <<<"$p")")
-    post_ratio+=("$(calc "${post_r[-1]} / ${health_w[-1]}" 4)")
-    health_us+=("$(us_per "$h")") post_us+=("$(us_per "$p")")
-    say "  run $i: /healthz ${health_w[-1]} req/s, POST ${post_r[-1]} 201/s, p99 ${post_p99[-1]} ms, not 201: ${post_bad[-1]}; server CPU per request ${health_us[-1]} / ${post_us[-1]} µs"
-done
+if wants appends; then
+    say "appends: $runs pairs of wrk on /healthz and posting unique IssueReported, $conns connections"
+    for i in $(seq "$runs"); do
+        h=$(wrk_run health get.lua "$base/healthz" "$conns")
+        p0=$(head_now)
+        p=$(wrk_run post post_report.lua "$base/v1/events" "$conns" GRIDS="$micros" RUN="single$i-$$")
+        p1=$(head_now)
+        created=$(($(field requests <<<"$p") - $(field non2xx <<<"$p")))
+        # Every 201 is in the log (each was committed with synchronous=FULL before it was answered).
+        ((p1 - p0 >= created)) || die "the log grew by $((p1 - p0)) but $created requests were answered 201"
+        post_bad+=("$(($(field non2xx <<<"$p") + $(field socket_errors <<<"$p")))")
+        health_w+=("$(rate "$h")") health_p99+=("$(field p99_ms <<<"$h")") post_r+=("$(ok_rate "$p")") post_p99+=("$(field p99_ms <<<"$p")")
+        post_ratio+=("$(calc "${post_r[-1]} / ${health_w[-1]}" 4)")
+        health_us+=("$(us_per "$h")") post_us+=("$(us_per "$p")")
+        say "  run $i: /healthz ${health_w[-1]} req/s, POST ${post_r[-1]} 201/s, p99 ${post_p99[-1]} ms, not 201: ${post_bad[-1]}; server CPU per request ${health_us[-1]} / ${post_us[-1]} µs"
+    done
+fi
 
 # ------------------------------------------------------------------ (2) batched appends
-say "batches: $runs pairs of wrk posting $batch events per request ($batch_conns connections) and the bare SQLite insert of the same rows"
 declare -a batch_r batch_p99 bare_r batch_ratio batch_bad batch_us
-for i in $(seq "$runs"); do
-    p0=$(head_now)
-    b=$(wrk_run batch post_batch.lua "$base/v1/events" "$batch_conns" GRIDS="$micros" RUN="batch$i-$$" BATCH="$batch")
-    p1=$(head_now)
-    appended=$((($(field requests <<<"$b") - $(field non2xx <<<"$b")) * batch))
-    ((p1 - p0 >= appended)) || die "the log grew by $((p1 - p0)) but $appended events were answered 201"
-    batch_bad+=("$(($(field non2xx <<<"$b") + $(field socket_errors <<<"$b")))")
-    batch_r+=("$(calc "$appended / $(field seconds <<<"$b")" 0)") batch_p99+=("$(field p99_ms <<<"$b")")
-    r=$("$bare_append" --from "$serve_db" --after "$p0" --to "$p1" --into "$bare_db" --batch "$batch")
-    bare_r+=("$(field rows_per_s <<<"$r")")
-    batch_ratio+=("$(calc "${batch_r[-1]} / ${bare_r[-1]}" 4)")
-    batch_us+=("$(us_per "$b" "$batch")")
-    say "  run $i: HTTP ${batch_r[-1]} events/s (p99 ${batch_p99[-1]} ms per request), bare SQLite ${bare_r[-1]} rows/s ($(field rows <<<"$r") rows); server CPU per event ${batch_us[-1]} µs"
-done
+if wants batches; then
+    say "batches: $runs pairs of wrk posting $batch events per request ($batch_conns connections) and the bare SQLite insert of the same rows"
+    for i in $(seq "$runs"); do
+        p0=$(head_now)
+        b=$(wrk_run batch post_batch.lua "$base/v1/events" "$batch_conns" GRIDS="$micros" RUN="batch$i-$$" BATCH="$batch")
+        p1=$(head_now)
+        appended=$((($(field requests <<<"$b") - $(field non2xx <<<"$b")) * batch))
+        ((p1 - p0 >= appended)) || die "the log grew by $((p1 - p0)) but $appended events were answered 201"
+        batch_bad+=("$(($(field non2xx <<<"$b") + $(field socket_errors <<<"$b")))")
+        batch_r+=("$(calc "$appended / $(field seconds <<<"$b")" 0)") batch_p99+=("$(field p99_ms <<<"$b")")
+        r=$("$bare_append" --from "$serve_db" --after "$p0" --to "$p1" --into "$bare_db" --batch "$batch")
+        bare_r+=("$(field rows_per_s <<<"$r")")
+        batch_ratio+=("$(calc "${batch_r[-1]} / ${bare_r[-1]}" 4)")
+        batch_us+=("$(us_per "$b" "$batch")")
+        say "  run $i: HTTP ${batch_r[-1]} events/s (p99 ${batch_p99[-1]} ms per request), bare SQLite ${bare_r[-1]} rows/s ($(field rows <<<"$r") rows); server CPU per event ${batch_us[-1]} µs"
+    done
+fi
 hwm_end=$(hwm_kib)
 
 # ------------------------------------------------------------------ profiles (not measured)
@@ -293,14 +318,16 @@ if [[ -n $perf_dir ]]; then
         flat "$perf_dir/$name.data"
     }
     say "profiling (perf record) into $perf_dir"
-    perf record -F 499 -q -o "$perf_dir/replay.data" -- "$gridloop" replay --db "$db" >/dev/null 2>&1
-    flat "$perf_dir/replay.data"
-    perf record -F 499 -q -o "$perf_dir/bare_read.data" -- "$bare_read" "$db" >/dev/null 2>&1
-    flat "$perf_dir/bare_read.data"
-    profile_server stats get.lua "$base/v1/grids/$town/stats" "$conns"
+    if wants replay; then
+        perf record -F 499 -q -o "$perf_dir/replay.data" -- "$gridloop" replay --db "$db" >/dev/null 2>&1
+        flat "$perf_dir/replay.data"
+        perf record -F 499 -q -o "$perf_dir/bare_read.data" -- "$bare_read" "$db" >/dev/null 2>&1
+        flat "$perf_dir/bare_read.data"
+    fi
+    ! wants reads || profile_server stats get.lua "$base/v1/grids/$town/stats" "$conns"
     profile_server health get.lua "$base/healthz" "$conns"
-    profile_server post post_report.lua "$base/v1/events" "$conns" GRIDS="$micros" RUN="perf-$$"
-    profile_server batch post_batch.lua "$base/v1/events" "$batch_conns" GRIDS="$micros" RUN="perfbatch-$$" BATCH="$batch"
+    ! wants appends || profile_server post post_report.lua "$base/v1/events" "$conns" GRIDS="$micros" RUN="perf-$$"
+    ! wants batches || profile_server batch post_batch.lua "$base/v1/events" "$batch_conns" GRIDS="$micros" RUN="perfbatch-$$" BATCH="$batch"
     say "profiles: $perf_dir/*.txt"
 fi
 stop_server
@@ -322,24 +349,26 @@ bad_posts=$(IFS=+; echo $((${post_bad[*]}))) bad_batches=$(IFS=+; echo $((${batc
 {
     echo "log: $(basename "$db"), $head_position events, $cases cases ($town: $town_cases); run $(date -u '+%Y-%m-%d %H:%M UTC'), gridloop built $built, tree at $commit"
     echo "machine: $machine; load average $load_start at the start, $load_end at the end"
-    echo "runs: $runs pairs per ratio (wrk -t2, ${duration} s each), $replays of replay, $startups start-ups; figures are medians, ratios medians of per-pair ratios"
+    echo "runs: $runs pairs per ratio (wrk -t2, ${duration} s each)$(! wants replay || echo ", $replays of replay"), $startups start-ups; figures are medians, ratios medians of per-pair ratios${only:+; only $only}"
     echo
     echo "| item | figure | baseline | ratio | target | met? |"
     echo "|---|---|---|---|---|---|"
-    echo "| 1. durable single-event appends, $conns connections | $m_post 201/s, p99 $m_post_p99 ms ($bad_posts not 201) | /healthz $m_health_w req/s | $m_post_ratio | ≥ 0.5 | $(met "$m_post_ratio >= 0.5 && $bad_posts == 0") |"
-    echo "| 2. batched appends, $batch events per request, $batch_conns connections | $m_batch events/s, p99 $m_batch_p99 ms per request ($bad_batches not 201) | bare SQLite insert, transactions of $batch: $m_bare_r rows/s | $m_batch_ratio | ≥ 0.5 | $(met "$m_batch_ratio >= 0.5 && $bad_batches == 0") |"
-    echo "| 3. replay ($head_position events), wall time | $(calc "$head_position / $m_replay" 0) events/s ($m_replay s, peak RSS $(mib "$(median "${replay_rss[@]}")") MiB) | bare read of every row and byte: $(calc "$head_position / $m_bare" 0) rows/s ($m_bare s) | $m_replay_ratio | ≥ 0.25 | $(met "$m_replay_ratio >= 0.25") |"
-    echo "| 3. replay, CPU time (user + system) | $(calc "$head_position / $m_replay_cpu" 0) events/CPU-s ($m_replay_cpu s) | $(calc "$head_position / $m_bare_cpu" 0) rows/CPU-s ($m_bare_cpu s) | $m_replay_cpu_ratio | ≥ 0.25 | $(met "$m_replay_cpu_ratio >= 0.25") |"
+    ! wants appends || echo "| 1. durable single-event appends, $conns connections | $m_post 201/s, p99 $m_post_p99 ms ($bad_posts not 201) | /healthz $m_health_w req/s | $m_post_ratio | ≥ 0.5 | $(met "$m_post_ratio >= 0.5 && $bad_posts == 0") |"
+    ! wants batches || echo "| 2. batched appends, $batch events per request, $batch_conns connections | $m_batch events/s, p99 $m_batch_p99 ms per request ($bad_batches not 201) | bare SQLite insert, transactions of $batch: $m_bare_r rows/s | $m_batch_ratio | ≥ 0.5 | $(met "$m_batch_ratio >= 0.5 && $bad_batches == 0") |"
+    ! wants replay || echo "| 3. replay ($head_position events), wall time | $(calc "$head_position / $m_replay" 0) events/s ($m_replay s, peak RSS $(mib "$(median "${replay_rss[@]}")") MiB) | bare read of every row and byte: $(calc "$head_position / $m_bare" 0) rows/s ($m_bare s) | $m_replay_ratio | ≥ 0.25 | $(met "$m_replay_ratio >= 0.25") |"
+    ! wants replay || echo "| 3. replay, CPU time (user + system) | $(calc "$head_position / $m_replay_cpu" 0) events/CPU-s ($m_replay_cpu s) | $(calc "$head_position / $m_bare_cpu" 0) rows/CPU-s ($m_bare_cpu s) | $m_replay_cpu_ratio | ≥ 0.25 | $(met "$m_replay_cpu_ratio >= 0.25") |"
     echo "| 4. start-up to the first 200 from /v1/grids/$town/stats | $m_startup s (CPU $m_startup_cpu s) | — | — | ≤ 10 s (10M-event log) | $(met "$m_startup <= 10") |"
-    echo "| 5. reads: /v1/grids/$town/stats ($town_cases cases), $conns connections | $m_stats req/s, p99 $m_stats_p99 ms | /healthz $m_health req/s (p99 $(r2 "${health_p99[@]}") ms) | $m_stats_ratio | ≥ 0.5, p99 < 2 ms | $(met "$m_stats_ratio >= 0.5 && $m_stats_p99 < 2") |"
+    ! wants reads || echo "| 5. reads: /v1/grids/$town/stats ($town_cases cases), $conns connections | $m_stats req/s, p99 $m_stats_p99 ms | /healthz $m_health req/s (p99 $(r2 "${health_p99[@]}") ms) | $m_stats_ratio | ≥ 0.5, p99 < 2 ms | $(met "$m_stats_ratio >= 0.5 && $m_stats_p99 < 2") |"
     echo "| 6. peak RSS of serve after start-up (VmHWM) | $(mib "$m_startup_hwm") MiB, $(calc "$m_startup_hwm * 1024 / $cases" 0) bytes per case | — | — | < 2 GiB (10M-event log) | $(met "$m_startup_hwm < 2097152") |"
     echo "| 6. … after reads / after as_of / after appends | $(mib "$hwm_reads") / $(mib "$hwm_asof") / $(mib "$hwm_end") MiB (RSS after as_of $(mib "$rss_asof") MiB) | — | — | — | — |"
-    for k in 0 1 2; do
+    wants asof && for k in 0 1 2; do
         echo "| 7. as_of=${asof_pos[$k]} ($((k == 0 ? 10 : k == 1 ? 50 : 90))%), one request | ${asof_s[$k]} s (server CPU ${asof_cpu[$k]} s) | — | — | ≤ 10 s | $(met "${asof_s[$k]} <= 10") |"
     done
     echo
-    echo "per run: replay s ${replay_s[*]} (CPU ${replay_cpu[*]}) | bare read s ${bare_s[*]} (CPU ${bare_cpu[*]}) | start-up s ${startup_s[*]}"
-    echo "per run: /healthz ${health_r[*]} (p99 ${health_p99[*]}) | stats ${stats_r[*]} (p99 ${stats_p99[*]}) | /healthz ${health_w[*]} | POST ${post_r[*]} (p99 ${post_p99[*]})"
-    echo "per run: batch events/s ${batch_r[*]} | bare rows/s ${bare_r[*]}"
-    echo "server CPU (medians): /healthz $(r0 "${health_us[@]}") µs per request, stats $(r0 "${stats_us[@]}") µs per request, POST $(r0 "${post_us[@]}") µs per request, batches $(r0 "${batch_us[@]}") µs per event"
+    ! wants replay || echo "per run: replay s ${replay_s[*]} (CPU ${replay_cpu[*]}) | bare read s ${bare_s[*]} (CPU ${bare_cpu[*]})"
+    echo "per run: start-up s ${startup_s[*]}"
+    ! wants reads || echo "per run: /healthz ${health_r[*]} (p99 ${health_p99[*]}) | stats ${stats_r[*]} (p99 ${stats_p99[*]})"
+    ! wants appends || echo "per run: /healthz ${health_w[*]} | POST ${post_r[*]} (p99 ${post_p99[*]})"
+    ! wants batches || echo "per run: batch events/s ${batch_r[*]} | bare rows/s ${bare_r[*]}"
+    echo "server CPU (medians): /healthz $(r0 "${health_us[@]}") µs per request$(! wants reads || echo ", stats $(r0 "${stats_us[@]}") µs per request")$(! wants appends || echo ", POST $(r0 "${post_us[@]}") µs per request")$(! wants batches || echo ", batches $(r0 "${batch_us[@]}") µs per event")"
 } | tee "${out:-/dev/null}"

@@ -62,8 +62,10 @@ const Usage usages[] = {
     {"backup", "gridloop backup --db FILE --out FILE",
      "Copies the log into a new file with SQLite's online backup API while a server may go on writing,\n"
      "then verifies the copy's hash chain. Exit 1 when the copy does not verify."},
-    {"generate", "gridloop generate --db FILE --events N [--seed S]",
-     "Writes a deterministic synthetic city's log of about N events (for benchmarks) into a new FILE."},
+    {"generate", "gridloop generate --db FILE --events N [--seed S] [--towns T]",
+     "Writes a deterministic synthetic city's log of about N events (for benchmarks) into a new FILE.\n"
+     "By default towns of 6 to 30 communities are added until the city is placed; --towns T spreads\n"
+     "the same micro-grids over exactly T towns (--towns 1: one town holds every case)."},
     {"demo", "gridloop demo [--db FILE] [--listen HOST:PORT] [--no-serve]",
      "Builds the sample town (宝华镇) into a fresh FILE (default gridloop-demo.db), prints its figures,\n"
      "writes a fresh random token per role into FILE.tokens.json and serves it (default 127.0.0.1:8080),\n"
@@ -398,12 +400,15 @@ int cmd_generate(const Args& a, std::ostream& out, std::ostream& err, const Usag
     std::string problem;
     const auto n = a.number("events", problem);
     const auto seed = a.number("seed", problem);
+    const auto towns = a.number("towns", problem);
     if (!problem.empty()) return usage_error(err, u, problem);
     if (!db || !n) return usage_error(err, u, "needs --db FILE and --events N");
+    if (towns && *towns == 0) return usage_error(err, u, "--towns must be at least 1");
     if (!fresh_file(*db, false, err)) return 2;
     engine::SystemClock clock;
     engine::Engine engine(*db, clock);
-    samples::Synth synth({static_cast<std::uint64_t>(*n), static_cast<std::uint64_t>(seed.value_or(1))});
+    samples::Synth synth(
+        {static_cast<std::uint64_t>(*n), static_cast<std::uint64_t>(seed.value_or(1)), static_cast<std::uint64_t>(towns.value_or(0))});
     ProgressLine progress(err, "generated");
     const auto r = load(engine, [&](samples::Step& s) { return synth.next(s); }, 4096, [&](std::int64_t done, std::int64_t) { progress(done, *n); });
     out << "generated " << r.appended << " events into " << *db << " (head " << engine.head().position << ")\n";
@@ -579,7 +584,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << "usage: " << usage->synopsis << "\n\n" << usage->help << "\n";
         return 0;
     }
-    const Args parsed(rest, {"db", "out", "actor", "after", "from", "to", "as-of", "events", "seed", "listen", "tokens", "threads", "snapshot-every", "snapshot-keep", "keep"},
+    const Args parsed(rest, {"db", "out", "actor", "after", "from", "to", "as-of", "events", "seed", "towns", "listen", "tokens", "threads", "snapshot-every", "snapshot-keep", "keep"},
                       {"json", "no-serve", "quiet", "no-snapshots"});
     if (!parsed.error().empty()) return usage_error(err, *usage, parsed.error());
     using Command = int (*)(const Args&, std::ostream&, std::ostream&, const Usage&);

@@ -847,14 +847,22 @@ void Api::Impl::grid_stats(Ctx& c) {
             return problem(400, "from must be an RFC 3339 time or a date YYYY-MM-DD", c.path);
         if (to && !(period.to = parse_bound(*to, m.config().calendar)))
             return problem(400, "to must be an RFC 3339 time or a date YYYY-MM-DD", c.path);
-        json j = projections::to_json(projections::compute_metrics(m, c.params[0], period, now));
-        j["grid_id"] = c.params[0];
-        j["from"] = period.from ? json(events::format_time(*period.from)) : json(nullptr);
-        j["to"] = period.to ? json(events::format_time(*period.to)) : json(nullptr);
-        j["evaluated_at"] = events::format_time(now);
+        // Written straight as text, not through a DOM: the same bytes (the metrics' own writer merges
+        // these members in key order), at a fraction of the cost for the view dashboards poll.
+        const auto metrics = projections::compute_metrics(m, c.params[0], period, now);
         const auto [first, last] = projections::series_days(period, now, m.config().calendar);
-        j["daily"] = projections::to_json(projections::daily_series(m, c.params[0], first, last, now));
-        return ok_json(j);
+        std::string daily, grid_id, from_text = "null", to_text = "null", evaluated_at;
+        projections::write_json(daily, projections::daily_series(m, c.params[0], first, last, now));
+        projections::write_json_string(grid_id, c.params[0]);
+        if (period.from) from_text.clear(), projections::write_json_string(from_text, events::format_time(*period.from));
+        if (period.to) to_text.clear(), projections::write_json_string(to_text, events::format_time(*period.to));
+        projections::write_json_string(evaluated_at, events::format_time(now));
+        const projections::JsonMember extra[] = {
+            {"daily", daily}, {"evaluated_at", evaluated_at}, {"from", from_text}, {"grid_id", grid_id}, {"to", to_text}};
+        Response r;
+        r.body.reserve(daily.size() + 2048);
+        projections::write_json(r.body, metrics, extra);
+        return r;
     });
 }
 

@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <iterator>
 #include <tuple>
 
 namespace gridloop::projections {
@@ -41,15 +44,190 @@ Metrics compute_metrics(const Model& model, std::string_view root, const Period&
     return m;
 }
 
+namespace {
+
+void append_int(std::string& out, std::int64_t n) {
+    char buf[24];
+    out.append(buf, static_cast<std::size_t>(std::to_chars(buf, buf + sizeof buf, n).ptr - buf));
+}
+
+// A rate as to_json writes it: null, or the double as nlohmann formats it (shortest round trip,
+// with ".0" on whole numbers), through its own serializer so that the text cannot drift.
+void append_rate(std::string& out, std::optional<double> r) {
+    if (!r) out += "null";
+    else out += nlohmann::json(*r).dump();
+}
+
+// A date as format_date writes it, quoted, without its snprintf (a series has up to 366).
+void append_date(std::string& out, std::chrono::local_days d) {
+    const std::chrono::year_month_day ymd{d};
+    const int y = static_cast<int>(ymd.year());
+    if (y < 0 || y > 9999) {
+        write_json_string(out, format_date(d));
+        return;
+    }
+    const auto m = static_cast<unsigned>(ymd.month()), day = static_cast<unsigned>(ymd.day());
+    const char text[] = {'"',
+                         static_cast<char>('0' + y / 1000),
+                         static_cast<char>('0' + y / 100 % 10),
+                         static_cast<char>('0' + y / 10 % 10),
+                         static_cast<char>('0' + y % 10),
+                         '-',
+                         static_cast<char>('0' + m / 10),
+                         static_cast<char>('0' + m % 10),
+                         '-',
+                         static_cast<char>('0' + day / 10),
+                         static_cast<char>('0' + day % 10),
+                         '"'};
+    out.append(text, sizeof text);
+}
+
+// The top categories: by count, most first, ties in name order; at most 10.
+std::vector<std::pair<std::string_view, std::int64_t>> top_categories(const Metrics& m) {
+    std::vector<std::pair<std::string_view, std::int64_t>> cats(m.categories.begin(), m.categories.end());
+    std::stable_sort(cats.begin(), cats.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (cats.size() > 10) cats.resize(10);
+    return cats;
+}
+
+// The rungs by name, as a JSON object orders its keys.
+const std::array<std::size_t, rung_count>& rungs_by_name() {
+    static const auto order = [] {
+        std::array<std::size_t, rung_count> o{};
+        for (std::size_t r = 0; r < rung_count; ++r) o[r] = r;
+        std::sort(o.begin(), o.end(), [](std::size_t a, std::size_t b) { return enum_names<Rung>::v[a] < enum_names<Rung>::v[b]; });
+        return o;
+    }();
+    return order;
+}
+
+using MemberWriter = void (*)(std::string&, const Metrics&);
+struct MetricMember {
+    std::string_view key;
+    MemberWriter write;
+};
+
+// The members of to_json(Metrics), in key order (checked at compile time below); the tests compare
+// the text with the DOM's dump, so a member added to one and not the other is caught.
+constexpr MetricMember metric_members[] = {
+    {"closed", [](std::string& o, const Metrics& m) { append_int(o, m.closed); }},
+    {"closure_rate", [](std::string& o, const Metrics& m) { append_rate(o, m.closure_rate()); }},
+    {"dismissed", [](std::string& o, const Metrics& m) { append_int(o, m.dismissed); }},
+    {"fed_back", [](std::string& o, const Metrics& m) { append_int(o, m.fed_back); }},
+    {"handled", [](std::string& o, const Metrics& m) { append_int(o, m.handled); }},
+    {"in_grid_rate", [](std::string& o, const Metrics& m) { append_rate(o, m.in_grid_rate()); }},
+    {"lost_contact", [](std::string& o, const Metrics& m) { append_int(o, m.lost_contact); }},
+    {"median_handle_hours", [](std::string& o, const Metrics& m) { append_rate(o, m.median_handle_hours); }},
+    {"members", [](std::string& o, const Metrics& m) { append_int(o, m.members); }},
+    {"on_time_rate", [](std::string& o, const Metrics& m) { append_rate(o, m.on_time_rate()); }},
+    {"open", [](std::string& o, const Metrics& m) { append_int(o, m.open); }},
+    {"open_by_rung",
+     [](std::string& o, const Metrics& m) {
+         o += '{';
+         bool first = true;
+         for (const std::size_t r : rungs_by_name()) {
+             if (m.open_by_rung[r] <= 0) continue;
+             if (!first) o += ',';
+             first = false;
+             write_json_string(o, enum_names<Rung>::v[r]);
+             o += ":{\"open\":";
+             append_int(o, m.open_by_rung[r]);
+             o += ",\"overdue\":";
+             append_int(o, m.overdue_by_rung[r]);
+             o += '}';
+         }
+         o += '}';
+     }},
+    {"overdue", [](std::string& o, const Metrics& m) { append_int(o, m.overdue); }},
+    {"ratings", [](std::string& o, const Metrics& m) { append_int(o, m.ratings); }},
+    {"reopen_rate", [](std::string& o, const Metrics& m) { append_rate(o, m.reopen_rate()); }},
+    {"reported", [](std::string& o, const Metrics& m) { append_int(o, m.reported); }},
+    {"returns",
+     [](std::string& o, const Metrics& m) {
+         o += '{';
+         for (const auto& [dept, n] : m.returns) {
+             if (o.back() != '{') o += ',';
+             write_json_string(o, dept);
+             o += ':';
+             append_int(o, n);
+         }
+         o += '}';
+     }},
+    {"satisfaction_rate", [](std::string& o, const Metrics& m) { append_rate(o, m.satisfaction_rate()); }},
+    {"solve_rate", [](std::string& o, const Metrics& m) { append_rate(o, m.solve_rate()); }},
+    {"timed_out", [](std::string& o, const Metrics& m) { append_int(o, m.timed_out); }},
+    {"top_categories",
+     [](std::string& o, const Metrics& m) {
+         o += '[';
+         for (const auto& [name, n] : top_categories(m)) {
+             if (o.back() != '[') o += ',';
+             o += "{\"category\":";
+             write_json_string(o, name);
+             o += ",\"count\":";
+             append_int(o, n);
+             o += '}';
+         }
+         o += ']';
+     }},
+};
+static_assert(std::is_sorted(std::begin(metric_members), std::end(metric_members),
+                             [](const MetricMember& a, const MetricMember& b) { return a.key < b.key; }));
+
+} // namespace
+
+void write_json_string(std::string& out, std::string_view text) {
+    // Printable ASCII needs no escape but for quote and backslash; anything else goes through
+    // nlohmann's serializer, so that control characters and bytes above 0x7f come out as dump() writes them.
+    const bool plain = std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
+    if (!plain) {
+        out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        return;
+    }
+    out += '"';
+    out += text;
+    out += '"';
+}
+
+void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> extra) {
+    out += '{';
+    const auto member = [&](std::string_view key) {
+        if (out.back() != '{') out += ',';
+        write_json_string(out, key);
+        out += ':';
+    };
+    auto x = extra.begin();
+    for (const auto& mm : metric_members) {
+        for (; x != extra.end() && x->key < mm.key; ++x) member(x->key), out += x->value;
+        member(mm.key);
+        mm.write(out, m);
+    }
+    for (; x != extra.end(); ++x) member(x->key), out += x->value;
+    out += '}';
+}
+
+void write_json(std::string& out, const std::vector<DailyPoint>& series) {
+    out += '[';
+    for (const auto& p : series) {
+        if (out.back() != '[') out += ',';
+        out += "{\"closed\":";
+        append_int(out, p.closed);
+        out += ",\"date\":";
+        append_date(out, p.day);
+        out += ",\"overdue\":";
+        append_int(out, p.overdue);
+        out += ",\"reported\":";
+        append_int(out, p.reported);
+        out += '}';
+    }
+    out += ']';
+}
+
 nlohmann::json to_json(const Metrics& m) {
     auto open_by_rung = nlohmann::json::object();
     for (std::size_t r = 0; r < rung_count; ++r)
         if (m.open_by_rung[r] > 0) open_by_rung[std::string(enum_names<Rung>::v[r])] = {{"open", m.open_by_rung[r]}, {"overdue", m.overdue_by_rung[r]}};
-    std::vector<std::pair<std::string, std::int64_t>> cats(m.categories.begin(), m.categories.end());
-    std::stable_sort(cats.begin(), cats.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-    if (cats.size() > 10) cats.resize(10);
     auto top = nlohmann::json::array();
-    for (const auto& [name, n] : cats) top.push_back({{"category", name}, {"count", n}});
+    for (const auto& [name, n] : top_categories(m)) top.push_back({{"category", name}, {"count", n}});
     return {
         {"reported", m.reported},
         {"open", m.open},

@@ -8,6 +8,9 @@
 #include <chrono>
 #include <array>
 #include <optional>
+#include <span>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,5 +45,17 @@ nlohmann::json to_json(const std::vector<DailyPoint>& series);
 
 // The metrics as the API shows them: counts, rates (null on a zero denominator) and returns.
 nlohmann::json to_json(const Metrics& m);
+
+// The same views written straight as text, byte for byte what nlohmann's dump() (no indent, UTF-8
+// kept, invalid bytes replaced) makes of the DOMs above, without building them: for the stats
+// request that dashboards repeat. `extra` members (value: JSON text; sorted by key, no key of a
+// metric) are merged in key order, as they would be into the DOM's object.
+struct JsonMember {
+    std::string_view key, value;
+};
+void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> extra = {});
+void write_json(std::string& out, const std::vector<DailyPoint>& series);
+// A string as a JSON value, as dump() writes it.
+void write_json_string(std::string& out, std::string_view text);
 
 } // namespace gridloop::projections

@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <numeric>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 
@@ -83,10 +86,65 @@ void Tally::add_case(const Case& c) {
     for (const auto& [k, n] : c.returns_by_dept) returns[k] += n;
 }
 
+SortedBlocks::SortedBlocks(std::vector<std::vector<std::int64_t>> blocks) : blocks_(std::move(blocks)) {
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+        const auto& b = blocks_[i];
+        if (b.empty() || b.size() > max_block || !std::is_sorted(b.begin(), b.end()) || (i > 0 && blocks_[i - 1].back() > b.front()))
+            throw std::invalid_argument("sorted blocks out of order");
+        size_ += static_cast<std::int64_t>(b.size());
+    }
+}
+
+std::vector<std::vector<std::int64_t>>::iterator SortedBlocks::holder(std::int64_t x) {
+    return std::lower_bound(blocks_.begin(), blocks_.end(), x,
+                            [](const std::vector<std::int64_t>& b, std::int64_t v) { return b.back() < v; });
+}
+
+void SortedBlocks::insert(std::int64_t x) {
+    ++size_;
+    if (blocks_.empty()) {
+        blocks_.push_back({x});
+        return;
+    }
+    auto b = holder(x);
+    if (b == blocks_.end()) --b;
+    b->insert(std::upper_bound(b->begin(), b->end(), x), x);
+    if (b->size() > max_block) { // split in halves
+        std::vector<std::int64_t> upper(b->begin() + max_block / 2, b->end());
+        b->resize(max_block / 2);
+        blocks_.insert(b + 1, std::move(upper));
+    }
+}
+
+bool SortedBlocks::erase(std::int64_t x) {
+    const auto b = holder(x); // if x is there at all, it is in this block
+    if (b == blocks_.end()) return false;
+    const auto it = std::lower_bound(b->begin(), b->end(), x);
+    if (it == b->end() || *it != x) return false;
+    --size_;
+    b->erase(it);
+    const auto i = static_cast<std::size_t>(b - blocks_.begin());
+    if (b->empty()) {
+        blocks_.erase(b);
+    } else if (b->size() < min_block && i + 1 < blocks_.size() && b->size() + blocks_[i + 1].size() <= max_block) {
+        b->insert(b->end(), blocks_[i + 1].begin(), blocks_[i + 1].end()); // merge with the next block
+        blocks_.erase(b + 1);
+    }
+    return true;
+}
+
+std::pair<std::int64_t, std::int64_t> SortedBlocks::at_rank(std::int64_t k) const {
+    auto b = blocks_.begin();
+    for (; k >= static_cast<std::int64_t>(b->size()); ++b) k -= static_cast<std::int64_t>(b->size());
+    const auto i = static_cast<std::size_t>(k);
+    const std::int64_t first = (*b)[i];
+    if (i + 1 < b->size()) return {first, (*b)[i + 1]};
+    return {first, b + 1 != blocks_.end() ? (*(b + 1))[0] : first};
+}
+
 namespace {
 
 constexpr std::int64_t day_ms = 86'400'000;
-constexpr int slot_shift = 22; // handling times are grouped in slots of 2^22 ms (about 70 minutes)
 constexpr auto min64 = std::numeric_limits<std::int64_t>::min();
 constexpr auto max64 = std::numeric_limits<std::int64_t>::max();
 
@@ -110,7 +168,39 @@ using ContactKey = std::pair<std::int64_t, std::uintptr_t>;
 using ContactTree = __gnu_pbds::tree<ContactKey, __gnu_pbds::null_type, std::less<ContactKey>, __gnu_pbds::rb_tree_tag,
                                      __gnu_pbds::tree_order_statistics_node_update>;
 
-using Handling = std::pair<std::int64_t, std::int64_t>; // (reported_at ms, handle ms)
+// The k-th smallest value (from 0) of the union of sorted runs, and when `both` the next one: a
+// bisection on the value, counting what is at or below it in each run by binary search, so that
+// nothing is copied (k < the runs' total size).
+std::pair<std::int64_t, std::int64_t> select(const std::vector<std::span<const std::int64_t>>& runs, std::int64_t k, bool both) {
+    std::int64_t lo = max64, hi = min64;
+    for (const auto& r : runs) lo = std::min(lo, r.front()), hi = std::max(hi, r.back());
+    const auto at_most = [&](std::int64_t x) {
+        std::int64_t n = 0;
+        for (const auto& r : runs) n += std::upper_bound(r.begin(), r.end(), x) - r.begin();
+        return n;
+    };
+    while (lo < hi) { // the k-th is the least x with more than k values at or below it
+        const std::int64_t mid = std::midpoint(lo, hi);
+        if (at_most(mid) > k) hi = mid;
+        else lo = mid + 1;
+    }
+    if (!both || at_most(lo) > k + 1) return {lo, lo};
+    std::int64_t next = max64; // the least value above lo
+    for (const auto& r : runs)
+        if (const auto it = std::upper_bound(r.begin(), r.end(), lo); it != r.end()) next = std::min(next, *it);
+    return {lo, next};
+}
+
+// The first position in sorted [first, last) not below x, searching forward from `first` in
+// doubling steps: for bounds that follow one another closely (the days of a series).
+template <class It, class T> It gallop_lower_bound(It first, It last, const T& x) {
+    std::ptrdiff_t step = 1;
+    while (step < last - first && first[step] < x) {
+        first += step;
+        step *= 2;
+    }
+    return std::lower_bound(first, first + std::min(step, last - first), x);
+}
 
 } // namespace
 
@@ -119,8 +209,11 @@ struct StatsIndex::Node {
     bool by_day = false; // above micro-grids: cohort tallies by UTC day of report
     Tally all;
     std::map<std::int64_t, Tally> days;
-    std::map<std::int64_t, std::vector<Handling>> handling; // slot of the handling time → its cases, sorted
-    std::vector<const Case*> cases;                          // in report order
+    // The standing handling times (ms) of the subtree's cases: all of them, and — above micro-grids —
+    // per UTC day of report, each sorted (a micro-grid's cases of a period are scanned instead).
+    SortedBlocks handle_all;
+    std::map<std::int64_t, std::vector<std::int64_t>> handle_days;
+    std::vector<const Case*> cases; // in report order
     std::set<std::pair<Instant, const Case*>> open_due;
     std::vector<Instant> reported_at, closed_at, timeouts_at;
     ContactTree residents;
@@ -193,12 +286,21 @@ void StatsIndex::case_changed(const Case& c, const std::optional<CaseMark>& befo
             insert_sorted(n->reported_at, env.recorded_at);
         }
         if (prior.handle_ms != after.handle_ms) {
-            if (prior.handle_ms) {
-                auto& v = n->handling[*prior.handle_ms >> slot_shift];
-                const Handling h{ms(c.reported_at), *prior.handle_ms};
-                if (auto it = std::lower_bound(v.begin(), v.end(), h); it != v.end() && *it == h) v.erase(it);
+            if (const auto h = prior.handle_ms) {
+                n->handle_all.erase(*h);
+                if (auto d = n->handle_days.find(day); d != n->handle_days.end()) { // only above micro-grids
+                    auto& v = d->second;
+                    if (auto it = std::lower_bound(v.begin(), v.end(), *h); it != v.end() && *it == *h) v.erase(it);
+                    if (v.empty()) n->handle_days.erase(d);
+                }
             }
-            if (after.handle_ms) insert_sorted(n->handling[*after.handle_ms >> slot_shift], Handling{ms(c.reported_at), *after.handle_ms});
+            if (const auto h = after.handle_ms) {
+                n->handle_all.insert(*h);
+                if (n->by_day) {
+                    auto& v = n->handle_days[day];
+                    v.insert(std::upper_bound(v.begin(), v.end(), *h), *h);
+                }
+            }
         }
         if (prior.open_due != after.open_due) {
             if (prior.open_due) n->open_due.erase({*prior.open_due, &c});
@@ -246,34 +348,41 @@ Tally StatsIndex::tally(std::string_view grid, const Period& period) const {
 std::optional<double> StatsIndex::median_handle_ms(std::string_view grid, const Period& period) const {
     const Node* n = impl_->find(grid);
     if (!n) return std::nullopt;
-    const std::int64_t lo = period.from ? ms(*period.from) : min64, hi = period.to ? ms(*period.to) : max64;
-    const auto in_period = [&](const std::vector<Handling>& v) {
-        const auto b = std::lower_bound(v.begin(), v.end(), Handling{lo, min64});
-        return std::pair{b, std::max(b, std::lower_bound(v.begin(), v.end(), Handling{hi, min64}))};
+    const auto mean = [](std::pair<std::int64_t, std::int64_t> mid) {
+        return (static_cast<double>(mid.first) + static_cast<double>(mid.second)) / 2;
     };
-    std::int64_t total = 0;
-    for (const auto& [_, v] : n->handling) {
-        const auto [b, e] = in_period(v);
-        total += e - b;
+    if (!period.from && !period.to) { // the whole cohort: two ranks of the sorted blocks
+        const std::int64_t total = n->handle_all.size();
+        if (total == 0) return std::nullopt;
+        const auto [a, b] = n->handle_all.at_rank((total - 1) / 2);
+        return mean({a, total % 2 == 0 ? b : a});
     }
-    if (total == 0) return std::nullopt;
-    // The k-th smallest handling time: slots are in order of time, so walk them to the one holding
-    // rank k, then select within it.
-    const auto at_rank = [&](std::int64_t k) {
-        for (const auto& [_, v] : n->handling) {
-            const auto [b, e] = in_period(v);
-            if (k >= e - b) {
-                k -= e - b;
-                continue;
-            }
-            std::vector<std::int64_t> times;
-            for (auto it = b; it != e; ++it) times.push_back(it->second);
-            std::nth_element(times.begin(), times.begin() + k, times.end());
-            return times[static_cast<std::size_t>(k)];
-        }
-        return std::int64_t{0}; // not reached: k < total
+    // Otherwise the runs of whole UTC days inside the period (sorted per day), and the handling
+    // times of the cases of the partial days at either end (or of the whole period in a micro-grid)
+    // found by scanning, sorted into one more run.
+    std::vector<std::span<const std::int64_t>> runs;
+    std::vector<std::int64_t> scanned;
+    const auto scan = [&](std::optional<Instant> from, std::optional<Instant> to) {
+        const auto [b, e] = n->reported_between(from, to);
+        for (auto it = b; it != e; ++it)
+            if (const auto h = handle_ms_of(**it)) scanned.push_back(*h);
     };
-    return (static_cast<double>(at_rank((total - 1) / 2)) + static_cast<double>(at_rank(total / 2))) / 2;
+    const std::int64_t first = period.from ? utc_day_ceil(*period.from) : min64;
+    const std::int64_t end = period.to ? utc_day(*period.to) : max64;
+    if (!n->by_day || first >= end) {
+        scan(period.from, period.to);
+    } else {
+        for (auto it = n->handle_days.lower_bound(first); it != n->handle_days.end() && it->first < end; ++it)
+            runs.emplace_back(it->second);
+        if (period.from) scan(period.from, day_start(first));
+        if (period.to) scan(day_start(end), period.to);
+    }
+    std::sort(scanned.begin(), scanned.end());
+    if (!scanned.empty()) runs.emplace_back(scanned);
+    std::int64_t total = 0;
+    for (const auto& r : runs) total += static_cast<std::int64_t>(r.size());
+    if (total == 0) return std::nullopt;
+    return mean(select(runs, (total - 1) / 2, total % 2 == 0));
 }
 
 void StatsIndex::for_each_overdue(std::string_view grid, const Period& period, Instant now, const std::function<void(const Case&)>& f) const {
@@ -298,16 +407,24 @@ std::vector<DailyPoint> StatsIndex::daily(std::string_view grid, std::chrono::lo
     for (auto d = first; d <= last; d += std::chrono::days(1)) out.push_back(DailyPoint{d});
     const Node* n = impl_->find(grid);
     if (!n || out.empty()) return out;
-    const auto count = [](const std::vector<Instant>& v, Instant lo, Instant hi) {
-        return std::lower_bound(v.begin(), v.end(), hi) - std::lower_bound(v.begin(), v.end(), lo);
+    // Per series of times: each day's end follows the previous one closely, so it is searched forward from there.
+    struct Cursor {
+        const std::vector<Instant>& v;
+        std::vector<Instant>::const_iterator at;
+        std::int64_t count_to(Instant hi) { // the values in [previous bound, hi)
+            const auto next = gallop_lower_bound(at, v.end(), hi);
+            return next - std::exchange(at, next);
+        }
     };
-    Instant lo = calendar.midnight(first);
+    const Instant lo = calendar.midnight(first);
+    std::array<Cursor, 3> cursors{Cursor{n->reported_at, std::lower_bound(n->reported_at.begin(), n->reported_at.end(), lo)},
+                                  Cursor{n->closed_at, std::lower_bound(n->closed_at.begin(), n->closed_at.end(), lo)},
+                                  Cursor{n->timeouts_at, std::lower_bound(n->timeouts_at.begin(), n->timeouts_at.end(), lo)}};
     for (auto& p : out) {
         const Instant hi = calendar.midnight(p.day + std::chrono::days(1));
-        p.reported = count(n->reported_at, lo, hi);
-        p.closed = count(n->closed_at, lo, hi);
-        p.overdue = count(n->timeouts_at, lo, hi);
-        lo = hi;
+        p.reported = cursors[0].count_to(hi);
+        p.closed = cursors[1].count_to(hi);
+        p.overdue = cursors[2].count_to(hi);
     }
     for (const auto& [due, _] : n->open_due) {
         if (due > now) break;
@@ -331,6 +448,19 @@ void io(auto& ar, CaseCounts& c) {
 void io(auto& ar, Tally& t) {
     io(ar, static_cast<CaseCounts&>(t));
     fields(ar, t.categories, t.returns);
+}
+void io(auto& ar, SortedBlocks& s) {
+    if constexpr (std::remove_reference_t<decltype(ar)>::saving) {
+        field(ar, const_cast<std::vector<std::vector<std::int64_t>>&>(s.blocks())); // Out only reads
+    } else {
+        std::vector<std::vector<std::int64_t>> blocks;
+        field(ar, blocks);
+        try {
+            s = SortedBlocks(std::move(blocks));
+        } catch (const std::invalid_argument&) {
+            throw Error("snapshot: handling times out of order");
+        }
+    }
 }
 
 } // namespace snapshot
@@ -369,8 +499,8 @@ void StatsIndex::save(snapshot::Out& out, const Refs& refs) const {
         for (const auto& [contact, address] : n.residents)
             residents.emplace_back(contact, member_rank.at(reinterpret_cast<const Member*>(address)));
         std::sort(residents.begin(), residents.end());
-        snapshot::fields(out, id, parent, n.by_day, n.all, n.days, n.handling, cases, open_due, n.reported_at, n.closed_at, n.timeouts_at,
-                         residents);
+        snapshot::fields(out, id, parent, n.by_day, n.all, n.days, n.handle_all, n.handle_days, cases, open_due, n.reported_at, n.closed_at,
+                         n.timeouts_at, residents);
     }
 }
 
@@ -387,8 +517,10 @@ void StatsIndex::load(snapshot::In& in, const Refs& refs) {
         snapshot::field(in, id);
         if (!nodes.empty() && !(nodes.rbegin()->first < id)) throw snapshot::Error("snapshot: statistics grids out of order");
         Node& n = nodes.try_emplace(nodes.end(), std::move(id))->second;
-        snapshot::fields(in, parent, n.by_day, n.all, n.days, n.handling, cases, open_due, n.reported_at, n.closed_at, n.timeouts_at,
-                         residents);
+        snapshot::fields(in, parent, n.by_day, n.all, n.days, n.handle_all, n.handle_days, cases, open_due, n.reported_at, n.closed_at,
+                         n.timeouts_at, residents);
+        for (const auto& [_, v] : n.handle_days)
+            if (v.empty() || !std::is_sorted(v.begin(), v.end())) throw snapshot::Error("snapshot: handling times out of order");
         if (!parent.empty()) parents.emplace_back(&n, std::move(parent));
         n.cases.reserve(cases.size());
         for (const auto r : cases) n.cases.push_back(at_rank(refs.cases, r));

@@ -59,6 +59,33 @@ struct Tally : CaseCounts {
     void add_case(const Case& c); // counts_of(c), its category and its returns
 };
 
+// A sorted multiset of numbers (the stats index's handling times) in blocks of at most `max_block`,
+// each block sorted and every value of a block at most every value of the next: inserting or
+// erasing moves the values of one block, and the k-th smallest is a walk over the block sizes (a
+// thousand or so for millions of values) then an index — no copy, no selection. Plain vectors, so
+// that a snapshot writes and reads it as it is.
+class SortedBlocks {
+public:
+    static constexpr std::size_t max_block = 2048, min_block = max_block / 8;
+
+    SortedBlocks() = default;
+    // Blocks as blocks() gave them; std::invalid_argument unless they keep the order above.
+    explicit SortedBlocks(std::vector<std::vector<std::int64_t>> blocks);
+
+    std::int64_t size() const { return size_; }
+    const std::vector<std::vector<std::int64_t>>& blocks() const { return blocks_; }
+    void insert(std::int64_t x);
+    bool erase(std::int64_t x); // one x; false when there is none
+    // The k-th smallest value (from 0, k < size()) and the one after it (the same again when k is last).
+    std::pair<std::int64_t, std::int64_t> at_rank(std::int64_t k) const;
+
+private:
+    std::vector<std::vector<std::int64_t>>::iterator holder(std::int64_t x);
+
+    std::vector<std::vector<std::int64_t>> blocks_;
+    std::int64_t size_ = 0;
+};
+
 // Events of one local day in a grid subtree: cases reported, cases closed (by the rating that closed
 // them) and rungs that ran out (the engine's own time-outs, and open cases due that day that the
 // engine has not acted on yet).
@@ -68,8 +95,9 @@ struct DailyPoint {
 };
 
 // Per grid: the subtree's cohort counts in all and by UTC day of report (above micro-grids; a
-// micro-grid's few cases are scanned), handling times by size, open cases by due time, event times
-// for daily series, and residents by last contact. Move-only, like the model that owns it.
+// micro-grid's few cases are scanned), handling times sorted (in all, and by UTC day of report above
+// micro-grids), open cases by due time, event times for daily series, and residents by last
+// contact. Move-only, like the model that owns it.
 class StatsIndex {
 public:
     StatsIndex();

@@ -235,41 +235,48 @@ void Synth::Impl::build_city(std::uint64_t target) {
     static constexpr std::array<std::string_view, 8> ordinal{"一", "二", "三", "四", "五", "六", "七", "八"};
     auto place = [&] { return std::string(first[rng.below(16)]) + std::string(second[rng.below(16)]); };
 
+    // By default a town has 6 to 30 communities and new towns are added until the micro-grids are
+    // placed; with a fixed number of towns, each takes its share of the micro-grids in as many
+    // communities as that needs (one town of 2 million cases has some 400).
+    const std::uint64_t fixed = std::min<std::uint64_t>(opt.towns, target);
     std::uint64_t left = target;
     for (std::uint32_t t = 0; left > 0; ++t) {
+        std::uint64_t town_left = fixed ? target / fixed + (t < target % fixed ? 1 : 0) : left; // this town's micro-grids
         const std::string tid = "t" + two_digits(t + 1);
         const std::uint32_t tg = add_grid(tid, place() + (rng.chance(0.7) ? "镇" : "街道"), Level::town, none);
         towns.push_back({tg});
         const int n_comm = rng.between(6, 30);
-        for (int c = 0; c < n_comm && left > 0; ++c) {
+        for (int c = 0; (c < n_comm || fixed) && town_left > 0; ++c) {
             const std::string cid = tid + "-c" + two_digits(static_cast<std::uint32_t>(c + 1));
             const std::string cname = place() + (rng.chance(0.75) ? "社区" : "村");
             const std::uint32_t cg = add_grid(cid, cname, Level::community, tg);
             const auto ci = static_cast<std::uint32_t>(communities.size());
             communities.push_back({cg, t});
             const int n_branch = rng.between(1, 6);
-            for (int b = 0; b < n_branch && left > 0; ++b) {
+            for (int b = 0; b < n_branch && town_left > 0; ++b) {
                 const std::string bid = cid + "-g" + std::to_string(b + 1);
                 std::string station = rng.chance(0.5) ? cname + "第" + std::string(ordinal[static_cast<std::size_t>(b)]) + "初心驿站" : "";
                 const std::uint32_t bg = add_grid(bid, cname + "第" + std::string(ordinal[static_cast<std::size_t>(b)]) + "网格支部",
                                                   Level::grid, cg, std::move(station));
                 BranchRec br{bg, ci};
                 br.first_micro = static_cast<std::uint32_t>(micros.size());
-                const auto n_micro = std::min<std::uint64_t>(static_cast<std::uint64_t>(rng.between(3, 8)), left);
+                const auto n_micro = std::min<std::uint64_t>(static_cast<std::uint64_t>(rng.between(3, 8)), town_left);
                 for (std::uint64_t m = 0; m < n_micro; ++m) {
                     const std::uint32_t mg = add_grid(bid + "-m" + std::to_string(m + 1),
                                                       cname + std::to_string(b * 10 + static_cast<int>(m) + 1) + "号楼群", Level::micro, bg);
                     micros.push_back({mg, static_cast<std::uint32_t>(branches.size()), ci, t});
                 }
                 left -= n_micro;
+                town_left -= n_micro;
                 br.end_micro = static_cast<std::uint32_t>(micros.size());
                 branches.push_back(br);
             }
             // Some micro-grids hang directly under the community (no `grid` rung for their cases).
-            if (left > 0 && rng.chance(0.2)) {
+            if (town_left > 0 && rng.chance(0.2)) {
                 const std::uint32_t mg = add_grid(cid + "-m1", cname + "沿街商铺微网格", Level::micro, cg, cname + "商圈初心驿站");
                 micros.push_back({mg, none, ci, t});
                 --left;
+                --town_left;
             }
         }
     }

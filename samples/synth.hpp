@@ -11,6 +11,10 @@ namespace gridloop::samples {
 struct SynthOptions {
     std::uint64_t events = 10000; // exactly this many steps
     std::uint64_t seed = 1;
+    // 0: as many towns as the city's size gives (6 to 30 communities each). N > 0: exactly N towns
+    // (at most one per micro-grid) sharing the micro-grids evenly, so that one town can hold all the
+    // cases (`gridloop generate --towns 1`: the town-level stats of issue 8 at 2 million cases).
+    std::uint64_t towns = 0;
 };
 
 // Streams a city sized from `events` (about one micro-grid per 1,500 steps: towns → communities →

@@ -98,6 +98,8 @@ std::vector<projections::DailyPoint> scanned_daily(const Model& model, std::stri
     return out;
 }
 
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
 // Compares every grid of `model` over many periods and times; returns how many comparisons passed.
 int compare_everything(const Model& model, std::uint32_t seed) {
     std::vector<Instant> reports;
@@ -109,6 +111,7 @@ int compare_everything(const Model& model, std::uint32_t seed) {
     const auto span = (*hi - *lo).count() + 1;
     auto random_instant = [&] { return *lo + std::chrono::milliseconds(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span))); };
     auto local_midnight = [&](Instant t) { return calendar.midnight(calendar.local_day(t)); };
+    auto utc_midnight = [](Instant t) -> Instant { return std::chrono::floor<std::chrono::days>(t); };
 
     std::vector<Period> periods{{}, {std::nullopt, *hi}, {*lo, std::nullopt}, {*hi, *lo}};
     for (int i = 0; i < 12; ++i) {
@@ -116,6 +119,7 @@ int compare_everything(const Model& model, std::uint32_t seed) {
         if (b < a) std::swap(a, b);
         periods.push_back({a, b});                                   // odd instants
         periods.push_back({local_midnight(a), local_midnight(b)});   // whole local days, as the dashboard asks
+        periods.push_back({utc_midnight(a), utc_midnight(b)});       // whole UTC days: the index's own days, nothing scanned
         periods.push_back({a, a + std::chrono::hours(5)});           // inside one day
         periods.push_back({i % 2 ? std::optional<Instant>{} : a, i % 2 ? std::optional<Instant>{b} : std::nullopt});
     }
@@ -124,20 +128,27 @@ int compare_everything(const Model& model, std::uint32_t seed) {
     for (const Instant now : {head, head + std::chrono::hours(30), head + std::chrono::days(200), random_instant()}) {
         for (const auto& [grid_id, _] : model.grids()) {
             for (const auto& p : periods) {
-                const auto got = projections::to_json(projections::compute_metrics(model, grid_id, p, now));
+                const auto metrics = projections::compute_metrics(model, grid_id, p, now);
+                const auto got = projections::to_json(metrics);
                 const auto want = projections::to_json(scanned_metrics(model, grid_id, p, now));
-                if (got != want) {
+                std::string text; // what the stats request answers, written without the DOM
+                projections::write_json(text, metrics);
+                if (got != want || text != dump(got)) {
                     FAIL_CHECK("grid " << grid_id << " period [" << (p.from ? events::format_time(*p.from) : "-") << ", "
                                        << (p.to ? events::format_time(*p.to) : "-") << ") at " << events::format_time(now) << "\n got "
-                                       << got.dump() << "\nwant " << want.dump());
+                                       << got.dump() << "\nwant " << want.dump() << "\ntext " << text);
                     return checked;
                 }
                 ++checked;
             }
             const auto [first, last] = projections::series_days({*lo, head}, now, calendar);
-            const auto got = projections::to_json(projections::daily_series(model, grid_id, first, last, now));
+            const auto series = projections::daily_series(model, grid_id, first, last, now);
+            const auto got = projections::to_json(series);
             const auto want = projections::to_json(scanned_daily(model, grid_id, first, last, now));
+            std::string text;
+            projections::write_json(text, series);
             CHECK_MESSAGE(got == want, "daily series of " << grid_id);
+            CHECK_MESSAGE(text == dump(got), "daily series of " << grid_id << " as text");
             ++checked;
         }
     }

@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <random>
+#include <set>
+
 using namespace gridloop;
 using namespace gridloop::events;
 using nlohmann::json;
@@ -187,5 +190,109 @@ TEST_CASE("dashboards: daily series by local day, open cases by rung, top catego
     const json m = log.metrics("t", {}, "2026-11-20T16:00:00");
     CHECK(m["open_by_rung"] == json{{"worker", {{"open", 1}, {"overdue", 1}}}});
     CHECK(m["top_categories"] == json::array({{{"category", "garbage"}, {"count", 5}}}));
+}
+
+TEST_CASE("the metrics written as text are byte for byte the DOM's dump") {
+    const auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+    const Log log = worked_example();
+    for (const char* root : {"t", "c", "m1", "m3", "nowhere"}) {
+        CAPTURE(root);
+        for (const auto& now : {"2026-11-16T10:00:00", "2026-11-20T16:00:00", "2027-03-01T00:00:00"}) {
+            const auto m = projections::compute_metrics(log.model, root, {}, *parse_time(std::string(now) + "+08:00"));
+            std::string text;
+            projections::write_json(text, m);
+            CHECK(text == dump(to_json(m)));
+        }
+    }
+    // Members beside the metrics land where a JSON object would sort them, before, between and after.
+    projections::Metrics m;
+    m.reported = 3, m.closed = 2, m.dismissed = 1, m.handled_total = 2, m.handled_on_time = 1;
+    m.median_handle_hours = 1.0 / 3;
+    m.open_by_rung[static_cast<std::size_t>(Rung::town)] = 4;
+    m.overdue_by_rung[static_cast<std::size_t>(Rung::town)] = 1;
+    m.open_by_rung[static_cast<std::size_t>(Rung::community)] = 2;
+    m.categories = {{"b", 2}, {"a", 2}, {"c", 9}, {"d", 1}, {"e", 1}, {"f", 1}, {"g", 1}, {"h", 1}, {"i", 1}, {"j", 1}, {"k", 1}, {"l", 0}};
+    m.returns = {{"x", 1}, {"控制\n\"中\"", 2}, {std::string("bad\xff\x01"), 3}};
+    json want = to_json(m);
+    want["a"] = json::array();
+    want["evaluated_at"] = "2026-11-20T08:00:00.000Z";
+    want["grid_id"] = "t\t01";
+    want["to"] = nullptr;
+    want["zz"] = 1.5;
+    std::string grid_id;
+    projections::write_json_string(grid_id, "t\t01");
+    const projections::JsonMember extra[] = {
+        {"a", "[]"}, {"evaluated_at", "\"2026-11-20T08:00:00.000Z\""}, {"grid_id", grid_id}, {"to", "null"}, {"zz", "1.5"}};
+    std::string text;
+    projections::write_json(text, m, extra);
+    CHECK(text == dump(want));
+    // The daily series.
+    const auto& cal = log.model.config().calendar;
+    const auto now = *parse_time("2026-11-20T16:00:00+08:00");
+    const auto [first, last] = projections::series_days({parse_time("2026-11-10T00:00:00+08:00"), std::nullopt}, now, cal);
+    const auto series = projections::daily_series(log.model, "t", first, last, now);
+    std::string days;
+    projections::write_json(days, series);
+    CHECK(days == dump(to_json(series)));
+    days.clear();
+    projections::write_json(days, std::vector<projections::DailyPoint>{});
+    CHECK(days == "[]");
+    using namespace std::chrono;
+    const std::vector<projections::DailyPoint> odd{
+        {local_days{year{5} / 1 / 9}, 1, 2, 3}, {local_days{year{12345} / 12 / 31}}, {local_days{year{-1} / 2 / 3}}};
+    days.clear();
+    projections::write_json(days, odd);
+    CHECK(days == dump(to_json(odd)));
+}
+
+TEST_CASE("sorted blocks: ranks, inserts and erases against a multiset") {
+    std::mt19937_64 rng(5);
+    projections::SortedBlocks blocks;
+    std::multiset<std::int64_t> want;
+    const auto check_ranks = [&] {
+        REQUIRE(blocks.size() == static_cast<std::int64_t>(want.size()));
+        std::int64_t k = 0;
+        for (auto it = want.begin(); it != want.end(); ++it, ++k) {
+            const auto next = std::next(it) == want.end() ? *it : *std::next(it);
+            if (blocks.at_rank(k) != std::pair{*it, next}) {
+                FAIL_CHECK("rank " << k << " of " << want.size());
+                return;
+            }
+        }
+        for (const auto& b : blocks.blocks()) CHECK((!b.empty() && b.size() <= projections::SortedBlocks::max_block));
+    };
+    // Grow well past a block with many duplicates (splits), check, then erase most (merges), check.
+    for (int i = 0; i < 20000; ++i) {
+        const auto x = static_cast<std::int64_t>(rng() % 3000) * (i % 7 == 0 ? -1 : 1);
+        blocks.insert(x);
+        want.insert(x);
+    }
+    check_ranks();
+    CHECK(blocks.blocks().size() > 10);
+    CHECK_FALSE(blocks.erase(123456789));
+    for (int i = 0; i < 19000; ++i) {
+        const auto x = static_cast<std::int64_t>(rng() % 3000) * (i % 7 == 0 ? -1 : 1);
+        const auto it = want.find(x);
+        CHECK(blocks.erase(x) == (it != want.end()));
+        if (it != want.end()) want.erase(it);
+        if (i % 997 == 0) { // and some inserts among the erases
+            blocks.insert(x + 1);
+            want.insert(x + 1);
+        }
+    }
+    check_ranks();
+    // Read back from its blocks (a snapshot); blocks out of order are refused.
+    const projections::SortedBlocks copy(blocks.blocks());
+    CHECK(copy.size() == blocks.size());
+    CHECK(copy.blocks() == blocks.blocks());
+    CHECK_THROWS_AS(projections::SortedBlocks({{1, 2}, {0}}), std::invalid_argument);
+    CHECK_THROWS_AS(projections::SortedBlocks({{2, 1}}), std::invalid_argument);
+    CHECK_THROWS_AS(projections::SortedBlocks(std::vector<std::vector<std::int64_t>>(1)), std::invalid_argument);
+    while (!want.empty()) {
+        CHECK(blocks.erase(*want.begin()));
+        want.erase(want.begin());
+    }
+    CHECK(blocks.size() == 0);
+    CHECK(blocks.blocks().empty());
 }
 }

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 
 namespace {
 
@@ -143,6 +144,38 @@ TEST_CASE("synth is shaped like a city") {
         CHECK(count([&](const CaseInfo& k) { return std::find(k.to_rungs.begin(), k.to_rungs.end(), rung) != k.to_rungs.end(); }) >= 5);
     }
     CHECK(c.lost_contact() >= 1);
+}
+
+TEST_CASE("synth with a fixed number of towns places the same micro-grids in them") {
+    // Shapes only (built at construction): by default a city this size has several towns.
+    constexpr std::uint64_t big = 3'000'000;
+    const auto spread = Synth(SynthOptions{big, 1}).shape();
+    const auto one = Synth(SynthOptions{big, 1, 1}).shape();
+    const auto three = Synth(SynthOptions{big, 1, 3}).shape();
+    CHECK(spread.towns > 1);
+    CHECK(one.towns == 1);
+    CHECK(three.towns == 3);
+    CHECK(one.micros == spread.micros);
+    CHECK(three.micros == spread.micros);
+    CHECK(one.communities > 30); // a town of the whole city needs more communities than a default town has
+    CHECK(one.departments == 5 + 1);
+    // More towns asked for than micro-grids: one micro-grid each.
+    CHECK(Synth(SynthOptions{1000, 1, 50}).shape().towns == Synth(SynthOptions{1000, 1, 50}).shape().micros);
+
+    // The stream stays valid, and each town gets cases.
+    constexpr std::uint64_t n = 60000;
+    Synth synth(SynthOptions{n, 9, 2});
+    REQUIRE(synth.shape().towns == 2);
+    Checker c;
+    Step s;
+    while (synth.next(s)) c.feed(s);
+    c.finish();
+    CHECK_MESSAGE(c.errors().empty(), gridloop::samples::check::first_errors(c));
+    CHECK(c.steps() == n);
+    std::map<std::string, int> per_town;
+    for (const auto& [id, k] : c.cases) ++per_town[k.grid.substr(0, k.grid.find('-'))];
+    CHECK(per_town.size() == 2);
+    for (const auto& [town, cases] : per_town) CHECK_MESSAGE(cases > 100, town);
 }
 
 } // TEST_SUITE
