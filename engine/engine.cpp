@@ -147,6 +147,12 @@ Engine::~Engine() {
     queue_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
     {
+        std::lock_guard lock(completion_mutex_);
+        completion_stopping_ = true;
+    }
+    completion_cv_.notify_all();
+    if (completer_.joinable()) completer_.join(); // every request written has its answer
+    {
         std::lock_guard lock(snapshot_mutex_);
         snapshot_stopping_ = true;
     }
@@ -197,12 +203,13 @@ void Engine::submit(Submission s, Done done) {
 }
 
 void Engine::writer_loop() {
+    completer_ = std::thread([this] { completion_loop(); });
     for (;;) {
         std::vector<Request> group;
         {
             std::unique_lock lock(queue_mutex_);
             queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) return; // stopping, and everything pending was written
+            if (queue_.empty()) break; // stopping, and everything pending was written
             // Everything pending goes into one commit; a lone request is not kept waiting for company.
             std::size_t events = 0;
             while (!queue_.empty() && (group.empty() || events + queue_.front().s.events.size() <= max_group_events)) {
@@ -215,8 +222,27 @@ void Engine::writer_loop() {
             std::lock_guard lock(write_mutex_);
             return process(group);
         }();
-        for (std::size_t i = 0; i < group.size(); ++i)
-            if (group[i].done) group[i].done(std::move(results[i]));
+        // The answers are given on the completion thread: the writer goes on with the next group.
+        {
+            std::lock_guard lock(completion_mutex_);
+            completions_.push_back(Completion{std::move(group), std::move(results)});
+        }
+        completion_cv_.notify_one();
+    }
+}
+
+void Engine::completion_loop() {
+    std::unique_lock lock(completion_mutex_);
+    for (;;) {
+        completion_cv_.wait(lock, [this] { return completion_stopping_ || !completions_.empty(); });
+        if (completions_.empty()) return; // stopping, and every answer was given
+        Completion c = std::move(completions_.front());
+        completions_.pop_front();
+        lock.unlock();
+        for (std::size_t i = 0; i < c.group.size(); ++i)
+            if (c.group[i].done) c.group[i].done(std::move(c.results[i]));
+        c = {}; // the requests are released here too, not on the writer thread
+        lock.lock();
     }
 }
 
@@ -227,6 +253,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     Instant last = model_.recorded_at();
     View group_view(model_);
     std::vector<Envelope> accepted;                      // every new envelope of the group, in position order
+    std::vector<RawEnvelope> rows;                       // the same as stored
     std::unordered_map<std::string, std::size_t> by_id;  // event_id → index in accepted
     std::vector<bool> wrote(group.size(), false);
     std::int64_t next = model_.position() + 1;
@@ -256,7 +283,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             }
             if (p.event_id) {
                 std::optional<RawEnvelope> original;
-                if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = to_raw(accepted[it->second]);
+                if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = rows[it->second];
                 else
                     try {
                         original = store_.by_event_id(*p.event_id);
@@ -300,12 +327,14 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             tx.apply(env);
             by_id.emplace(env.event_id, accepted.size());
             accepted.push_back(std::move(env));
+            rows.push_back(raw);
             out.envelopes.push_back(std::move(raw));
             out.created = true;
         }
         if (error) {
             for (std::size_t k = first_new; k < accepted.size(); ++k) by_id.erase(accepted[k].event_id);
             accepted.resize(first_new);
+            rows.resize(first_new);
             next = saved_next;
             prev = saved_prev;
             if (error->code != errc::unavailable) ++stats_.refused; // a store that cannot be read refuses nothing
@@ -319,9 +348,6 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     }
     if (accepted.empty()) return results;
 
-    std::vector<RawEnvelope> rows;
-    rows.reserve(accepted.size());
-    for (const auto& env : accepted) rows.push_back(to_raw(env));
     const auto started = std::chrono::steady_clock::now();
     try {
         store_.append(rows);

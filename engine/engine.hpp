@@ -69,7 +69,9 @@ public:
 
     // Appends one request and returns when it is durable.
     events::Result<Appended> append(Submission s);
-    // The same, completed later on the writer thread, which commits everything pending together.
+    // The same, completed later: the writer thread commits everything pending together, and a
+    // completion thread of the engine's calls `done` (in commit order) once the group is durable and
+    // applied to the model.
     void submit(Submission s, Done done);
     // Several requests at once, each atomic on its own, sharing one commit (imports, loading).
     std::vector<events::Result<Appended>> append_many(std::vector<Submission> requests);
@@ -109,8 +111,14 @@ private:
         Submission s;
         Done done;
     };
+    // A committed (or failed) group whose requests are owed their answers.
+    struct Completion {
+        std::vector<Request> group;
+        std::vector<events::Result<Appended>> results;
+    };
     std::vector<events::Result<Appended>> process(std::vector<Request>& group);
     void writer_loop();
+    void completion_loop();
     // Applies committed envelopes to the model and tells the observers.
     void publish(const std::vector<events::Envelope>& committed, const std::vector<events::RawEnvelope>& rows);
     projections::Model start(const Progress& progress);
@@ -132,6 +140,14 @@ private:
     std::deque<Request> queue_;
     bool stopping_ = false;
     std::thread writer_;
+
+    // Answers are given off the writer thread, so that the next group is decided and committed
+    // while the last one's responses are written.
+    std::mutex completion_mutex_;
+    std::condition_variable completion_cv_;
+    std::deque<Completion> completions_;
+    bool completion_stopping_ = false;
+    std::thread completer_; // started by the writer thread
 
     // Snapshots while running: the writer asks after a commit, a thread of their own takes them.
     std::mutex snapshot_write_mutex_; // one snapshot at a time

@@ -54,7 +54,7 @@ public:
     Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth) : Api(engine, std::move(auth), Options{}) {}
     ~Api();
 
-    // Handles one request; `done` is called exactly once, possibly later on the writer thread.
+    // Handles one request; `done` is called exactly once, possibly later on the engine's completion thread.
     void handle(const Request& req, std::function<void(Response)> done);
     // The same, waiting for the answer (tests, tools).
     Response handle_now(const Request& req);

@@ -793,7 +793,7 @@ private:
                        });
     }
 
-    // The answer to an accepted request (called on the writer thread once the model holds the case).
+    // The answer to an accepted request (called on the engine's completion thread once the model holds the case).
     static Response created(const engine::Engine& engine, Format format, const std::string& id) {
         ordered_json item;
         item["service_request_id"] = id;

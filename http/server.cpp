@@ -127,7 +127,7 @@ private:
         version_ = msg.version();
         log_prefix_ = req.method + " " + redacted(req.target).substr(0, 200);
         // Counted as work, so that run() does not return (and the API is not destroyed) while the
-        // engine still owes this request its answer. The engine's writer thread may drop the last
+        // engine still owes this request its answer. The engine's completion thread may drop the last
         // references to the session and the work together: Owed releases the session first, so a
         // session is never destroyed after its server.
         struct Owed {

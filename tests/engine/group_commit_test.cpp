@@ -1,0 +1,113 @@
+// Group commit through the writer thread: answers only once durable and applied, in commit order,
+// given without holding up the next commit, and none lost when the engine stops.
+#include "tests/support/engine_fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <thread>
+
+using namespace gridloop;
+using testing::EngineFixture;
+
+namespace {
+
+engine::Submission report_of(const std::string& id, const std::string& actor) {
+    return engine::Submission{{*events::decode_posted(EngineFixture::report(id))}, actor, std::nullopt};
+}
+
+} // namespace
+
+TEST_SUITE("engine") {
+TEST_CASE("group commit: many clients share commits, each answer comes after its commit, in commit order") {
+    EngineFixture f;
+    f.small_town();
+    std::atomic<int> commits{0};
+    f.engine->on_commit([&](const auto&, const auto&) { ++commits; });
+    constexpr int clients = 32, per_client = 15;
+    std::mutex seen_mutex;
+    std::vector<std::int64_t> answered; // positions in the order the answers came
+    std::atomic<int> not_durable{0}, not_applied{0}, failed{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < clients; ++t) {
+        pool.emplace_back([&, t] {
+            for (int i = 0; i < per_client; ++i) {
+                std::promise<void> done;
+                f.engine->submit(report_of("c-" + std::to_string(t) + "-" + std::to_string(i), "p-" + std::to_string(t)),
+                                 [&](events::Result<engine::Appended> r) {
+                                     if (!r) ++failed;
+                                     else {
+                                         const auto position = r->envelopes.at(0).position;
+                                         // Durable: another connection reads it; applied: the model holds it.
+                                         if (!engine::StoreReader::for_this_thread(f.path).at(position)) ++not_durable;
+                                         if (f.engine->head().position < position) ++not_applied;
+                                         std::lock_guard lock(seen_mutex);
+                                         answered.push_back(position);
+                                     }
+                                     done.set_value();
+                                 });
+                done.get_future().wait();
+            }
+        });
+    }
+    for (auto& t : pool) t.join();
+    CHECK(failed == 0);
+    CHECK(not_durable == 0);
+    CHECK(not_applied == 0);
+    REQUIRE(answered.size() == static_cast<std::size_t>(clients * per_client));
+    CHECK(std::is_sorted(answered.begin(), answered.end()));
+    CHECK(std::adjacent_find(answered.begin(), answered.end()) == answered.end());
+    CHECK(answered.back() == f.engine->head().position);
+    // Shared commits: far fewer than requests (each client has one request in flight at a time).
+    CHECK(commits * 2 <= clients * per_client);
+    CHECK(f.engine->stats().batch_events.count() == static_cast<std::uint64_t>(commits.load()) + 1); // + small_town's append
+}
+
+TEST_CASE("group commit: the writer commits the next request while an answer is still being given") {
+    EngineFixture f;
+    f.small_town(); // positions 1..9
+    std::promise<void> answering, answered;
+    std::atomic<bool> first_ok{false}, second_committed{false};
+    f.engine->submit(report_of("first", "p"), [&](events::Result<engine::Appended> r) {
+        first_ok = r && r->envelopes.at(0).position == 10;
+        answering.set_value();
+        // A slow answer (a slow client, a busy thread): the next request is committed meanwhile.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (!second_committed && std::chrono::steady_clock::now() < deadline) {
+            second_committed = engine::StoreReader::for_this_thread(f.path).head().position >= 11;
+            if (!second_committed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        answered.set_value();
+    });
+    answering.get_future().wait();
+    std::promise<events::Result<engine::Appended>> second;
+    f.engine->submit(report_of("second", "p"), [&](events::Result<engine::Appended> r) { second.set_value(std::move(r)); });
+    answered.get_future().wait();
+    CHECK(first_ok);
+    CHECK(second_committed);
+    auto r = second.get_future().get();
+    REQUIRE(r);
+    CHECK(r->envelopes.at(0).position == 11);
+}
+
+TEST_CASE("group commit: stopping the engine answers every request submitted, refused ones too") {
+    EngineFixture f;
+    f.small_town();
+    std::atomic<int> created{0}, refused{0};
+    for (int i = 0; i < 200; ++i) {
+        // Every tenth reuses the previous request's event_id for another case: a 409, answered like the rest.
+        auto s = report_of("s-" + std::to_string(i), "p");
+        s.events[0].event_id = "id-" + std::to_string(i % 10 == 9 ? i - 1 : i);
+        f.engine->submit(std::move(s), [&](events::Result<engine::Appended> r) { r ? ++created : ++refused; });
+    }
+    f.engine.reset(); // joins the writer and the completion thread
+    CHECK(created == 180);
+    CHECK(refused == 20);
+    engine::StoreReader reader(f.path);
+    CHECK(reader.head().position == 9 + 180);
+}
+}
