@@ -9,7 +9,7 @@
 #include "projections/metrics.hpp"
 #include "projections/snapshot.hpp"
 #include "samples/synth.hpp"
-#include "samples/town.hpp"
+#include "tests/support/sample_town.hpp"
 #include "tests/support/temp_db.hpp"
 
 #include <doctest/doctest.h>
@@ -92,14 +92,7 @@ void load_synth(const std::string& db, std::int64_t events, engine::SnapshotOpti
 void load_town(const std::string& db) {
     engine::SystemClock clock;
     engine::Engine engine(db, clock, {}, {true, 0, 0, 4});
-    const auto steps = samples::sample_town();
-    std::size_t i = 0;
-    const auto r = cli::load(engine, [&](samples::Step& s) {
-        if (i == steps.size()) return false;
-        s = steps[i++];
-        return true;
-    });
-    REQUIRE(r.refused.empty());
+    REQUIRE(testing::load_sample_town(engine).refused.empty());
 }
 
 // Writes the model folded to `position` as a snapshot of the log at `db`.

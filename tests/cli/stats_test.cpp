@@ -5,7 +5,7 @@
 #include "engine/engine.hpp"
 #include "projections/metrics.hpp"
 #include "samples/synth.hpp"
-#include "samples/town.hpp"
+#include "tests/support/sample_town.hpp"
 #include "tests/support/temp_db.hpp"
 
 #include <doctest/doctest.h>
@@ -175,13 +175,7 @@ TEST_SUITE("cli") {
         {
             engine::SystemClock clock;
             engine::Engine engine(db.path(), clock);
-            const auto steps = samples::sample_town();
-            std::size_t i = 0;
-            const auto r = cli::load(engine, [&](samples::Step& s) {
-                if (i == steps.size()) return false;
-                s = steps[i++];
-                return true;
-            });
+            const auto r = testing::load_sample_town(engine);
             REQUIRE(r.refused.empty());
             REQUIRE(r.timeouts > 0);
         }
