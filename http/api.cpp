@@ -415,7 +415,13 @@ struct Api::Impl {
         auto model = std::make_shared<const Model>(engine.model_at(position));
         std::lock_guard lock(cache_mutex);
         cache.emplace_front(position, model);
-        while (cache.size() > options.as_of_cache) cache.pop_back();
+        std::size_t cases = 0, kept = 0;
+        for (const auto& [_, m] : cache) {
+            cases += m->cases().size();
+            if (kept > 0 && (kept == options.as_of_cache || cases > options.as_of_cache_cases)) break;
+            ++kept;
+        }
+        cache.resize(kept);
         return model;
     }
 

@@ -48,7 +48,10 @@ public:
     struct Options {
         std::size_t max_batch = 1000;       // events per POST
         std::size_t max_page = 1000;        // items per list page
-        std::size_t as_of_cache = 4;        // folded past models kept
+        std::size_t as_of_cache = 4;        // folded past models kept, at most
+        // ... and only while their cases add up to at most this (each case is about a kilobyte of
+        // model); the model just built is always kept.
+        std::size_t as_of_cache_cases = 2'000'000;
     };
     Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth, Options options);
     Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth) : Api(engine, std::move(auth), Options{}) {}
