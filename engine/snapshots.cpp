@@ -151,7 +151,10 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     fs::rename(tmp, final_path);
     sync_dir(dir_);
 
+    // Only those at or below the new one count: a snapshot past it belongs to another log (one that
+    // was replaced at this path), and must not push this log's own snapshots out.
     auto all = list();
+    std::erase_if(all, [&](const Entry& e) { return e.position > position; });
     for (std::size_t i = 0; keep > 0 && i + keep < all.size(); ++i) {
         std::error_code ec;
         fs::remove(all[i].file, ec);

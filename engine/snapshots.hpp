@@ -41,8 +41,8 @@ public:
     std::vector<Entry> list() const;
 
     // Writes `body` (projections::save of a model at `position`, whose last event hashed to `hash`)
-    // atomically and durably, then removes all but the newest `keep` (0: removes none). Throws
-    // std::runtime_error.
+    // atomically and durably, then removes all but the newest `keep` at or below `position` (0:
+    // removes none; those past it are another log's and left alone). Throws std::runtime_error.
     std::filesystem::path write(std::int64_t position, const std::string& hash, const std::string& body, std::size_t keep) const;
 
     // The newest snapshot at or before `at` that is intact and belongs to the log read by `store`,

@@ -214,6 +214,31 @@ TEST_SUITE("cli") {
         CHECK(e.stats().snapshots.load() == 0);
     }
 
+    TEST_CASE("snapshots of a log since replaced at the same path do not push out the new log's own") {
+        testing::TempDb db("snap-replaced");
+        load_synth(db.path(), 3'000);
+        const std::int64_t head = engine::StoreReader(db.path()).head().position;
+        const engine::Snapshots snaps(db.path());
+        // Snapshots of another, longer log that stood at this path: past this log's head.
+        const auto own = snapshot_at(db.path(), head);
+        for (const std::int64_t p : {head + 10, head + 20}) {
+            const std::string digits = std::to_string(p);
+            fs::copy_file(own, snaps.dir() / (std::string(20 - digits.size(), '0') + digits + ".snap"));
+        }
+        fs::remove(own);
+        engine::SystemClock clock;
+        {
+            engine::Engine e(db.path(), clock, {}, {true, 0, 0, 1}); // keep 1
+            CHECK(e.started_from() == 0);
+            REQUIRE(e.snapshot());
+        }
+        const auto files = snaps.list();
+        REQUIRE(files.size() == 3); // its own, and the two it cannot judge
+        CHECK(files.front().position == head);
+        engine::Engine e(db.path(), clock, {}, {true, 0, 0, 1});
+        CHECK(e.started_from() == head);
+    }
+
     TEST_CASE("as_of folds from the newest snapshot at or before it") {
         testing::TempDb db("snap-asof");
         load_synth(db.path(), 8'000);
