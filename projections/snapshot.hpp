@@ -11,7 +11,6 @@
 
 #include <array>
 #include <chrono>
-#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -146,8 +145,7 @@ template <class Ar, class T> void field(Ar& ar, T& x) {
             x = static_cast<T>(static_cast<std::int64_t>((u >> 1) ^ (~(u & 1) + 1)));
         }
     } else if constexpr (std::is_same_v<T, double>) {
-        if constexpr (Ar::saving) ar.bytes(&x, sizeof x);
-        else ar.bytes(&x, sizeof x);
+        ar.bytes(&x, sizeof x); // the same call both ways: Out reads, In writes
     } else if constexpr (std::is_same_v<T, std::string>) {
         if constexpr (Ar::saving) {
             ar.varint(x.size());
