@@ -178,9 +178,14 @@ void Engine::on_commit(Observer f) {
     observers_.push_back(std::move(f));
 }
 
+Engine::Request::Request(Submission submission, Done d) : s(std::move(submission)), done(std::move(d)) {
+    data.reserve(s.events.size());
+    for (const auto& p : s.events) data.push_back(canonical_json(encode_data(p.event)));
+}
+
 Result<Appended> Engine::append(Submission s) {
     std::vector<Request> group;
-    group.push_back(Request{std::move(s), {}});
+    group.emplace_back(std::move(s), Done{});
     std::lock_guard lock(write_mutex_);
     return std::move(process(group).front());
 }
@@ -188,16 +193,17 @@ Result<Appended> Engine::append(Submission s) {
 std::vector<Result<Appended>> Engine::append_many(std::vector<Submission> requests) {
     std::vector<Request> group;
     group.reserve(requests.size());
-    for (auto& s : requests) group.push_back(Request{std::move(s), {}});
+    for (auto& s : requests) group.emplace_back(std::move(s), Done{});
     std::lock_guard lock(write_mutex_);
     return process(group);
 }
 
 void Engine::submit(Submission s, Done done) {
+    Request request(std::move(s), std::move(done)); // encoded here, off the writer thread
     {
         std::lock_guard lock(queue_mutex_);
         if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
-        queue_.push_back(Request{std::move(s), std::move(done)});
+        queue_.push_back(std::move(request));
     }
     queue_cv_.notify_one();
 }
@@ -254,6 +260,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     View group_view(model_);
     std::vector<Envelope> accepted;                      // every new envelope of the group, in position order
     std::vector<RawEnvelope> rows;                       // the same as stored
+    std::vector<std::pair<std::size_t, std::size_t>> slots; // where each row goes in the results: (request, envelope)
     std::unordered_map<std::string, std::size_t> by_id;  // event_id → index in accepted
     std::vector<bool> wrote(group.size(), false);
     std::int64_t next = model_.position() + 1;
@@ -261,6 +268,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
 
     for (std::size_t r = 0; r < group.size(); ++r) {
         const Submission& req = group[r].s;
+        std::vector<std::string>& data = group[r].data;
         const Instant now = std::max(req.at.value_or(clock_now), last); // recorded_at never decreases
         View tx(model_, &group_view);
         Appended out;
@@ -321,20 +329,22 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             env.recorded_at = now;
             env.actor = req.actor;
             env.prev_hash = prev;
-            RawEnvelope raw = to_raw(env);
+            RawEnvelope raw = to_raw(env, env.event == p.event ? std::move(data[i]) : canonical_json(encode_data(env.event)));
             env.hash = raw.hash = chain_hash(raw);
             prev = env.hash;
             tx.apply(env);
             by_id.emplace(env.event_id, accepted.size());
             accepted.push_back(std::move(env));
-            rows.push_back(raw);
-            out.envelopes.push_back(std::move(raw));
+            rows.push_back(std::move(raw));
+            slots.emplace_back(r, out.envelopes.size());
+            out.envelopes.emplace_back(); // the row itself once it is committed and published
             out.created = true;
         }
         if (error) {
             for (std::size_t k = first_new; k < accepted.size(); ++k) by_id.erase(accepted[k].event_id);
             accepted.resize(first_new);
             rows.resize(first_new);
+            slots.resize(first_new);
             next = saved_next;
             prev = saved_prev;
             if (error->code != errc::unavailable) ++stats_.refused; // a store that cannot be read refuses nothing
@@ -360,6 +370,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     stats_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     stats_.batch_events.observe(static_cast<double>(rows.size()));
     publish(accepted, rows);
+    for (std::size_t k = 0; k < rows.size(); ++k) results[slots[k].first]->envelopes[slots[k].second] = std::move(rows[k]);
     return results;
 }
 

@@ -108,8 +108,12 @@ public:
 
 private:
     struct Request {
+        Request(Submission submission, Done d);
         Submission s;
         Done done;
+        // The canonical data text of each posted event, written on the caller's thread: the writer
+        // takes it when decide keeps the event as posted (all but reports routed by location).
+        std::vector<std::string> data;
     };
     // A committed (or failed) group whose requests are owed their answers.
     struct Completion {

@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -38,27 +41,28 @@ bool from_hex(std::string_view hex, unsigned char* out, std::size_t n) {
     return true;
 }
 
-class Digest {
-public:
-    Digest() : ctx_(EVP_MD_CTX_new()) {
-        if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 is unavailable");
-    }
-    ~Digest() { EVP_MD_CTX_free(ctx_); }
-    Digest(const Digest&) = delete;
-    Digest& operator=(const Digest&) = delete;
-    void update(const void* p, std::size_t n) { EVP_DigestUpdate(ctx_, p, n); }
-    std::string hex() {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int len = 0;
-        EVP_DigestFinal_ex(ctx_, md, &len);
-        return to_hex(md, len);
-    }
+// SHA-256 of the concatenated parts, lowercase hex. The algorithm is fetched once and each thread
+// reuses one context: fetching and allocating per call cost more than hashing an envelope.
+std::string sha256_parts(std::initializer_list<std::string_view> parts) {
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    if (!md || !ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw std::runtime_error("SHA-256 is unavailable");
+    for (std::string_view p : parts) EVP_DigestUpdate(ctx.get(), p.data(), p.size());
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx.get(), out, &len);
+    return to_hex(out, len);
+}
 
-private:
-    EVP_MD_CTX* ctx_;
-};
-
+// A JSON string as nlohmann writes it; printable ASCII without a quote or a backslash (ids, times,
+// hashes: the usual case) needs no escaping and is copied as it is.
 void put_string(std::string& out, std::string_view s) {
+    if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; })) {
+        out += '"';
+        out += s;
+        out += '"';
+        return;
+    }
     out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -119,9 +123,11 @@ std::string canonical_json(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-RawEnvelope to_raw(const Envelope& e) {
-    return RawEnvelope{e.position, e.stream, e.version, e.event_id, std::string(e.type()), format_time(e.occurred_at),
-                       format_time(e.recorded_at), e.actor, canonical_json(encode_data(e.event)), e.prev_hash, e.hash};
+RawEnvelope to_raw(const Envelope& e) { return to_raw(e, canonical_json(encode_data(e.event))); }
+
+RawEnvelope to_raw(const Envelope& e, std::string data) {
+    return RawEnvelope{e.position,  e.stream,    e.version,       e.event_id,  std::string(e.type()), format_time(e.occurred_at),
+                       format_time(e.recorded_at), e.actor, std::move(data), e.prev_hash, e.hash};
 }
 
 std::optional<Error> from_raw(const RawEnvelope& r, Envelope& out) {
@@ -154,18 +160,10 @@ std::string hashed_body(const RawEnvelope& r) { return write_envelope(r, false);
 std::string chain_hash(const RawEnvelope& r) {
     unsigned char prev[32];
     if (!from_hex(r.prev_hash, prev, sizeof prev)) return {};
-    const std::string body = hashed_body(r);
-    Digest d;
-    d.update(prev, sizeof prev);
-    d.update(body.data(), body.size());
-    return d.hex();
+    return sha256_parts({std::string_view(reinterpret_cast<const char*>(prev), sizeof prev), hashed_body(r)});
 }
 
-std::string sha256_hex(std::string_view bytes) {
-    Digest d;
-    d.update(bytes.data(), bytes.size());
-    return d.hex();
-}
+std::string sha256_hex(std::string_view bytes) { return sha256_parts({bytes}); }
 
 std::string envelope_text(const RawEnvelope& r) { return write_envelope(r, true); }
 

@@ -87,26 +87,6 @@ bool nesting_within(std::string_view text, int limit) {
     return true;
 }
 
-// An envelope as events::envelope_text writes it, written here directly when none of its strings
-// needs escaping in JSON (printable ASCII without a quote or a backslash: ids, times, hashes, the usual
-// case), which saves a JSON value per field on every 201; any other envelope goes to envelope_text.
-std::string envelope_body(const events::RawEnvelope& r) {
-    auto plain = [](std::string_view s) {
-        return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\'; });
-    };
-    for (const std::string* s : {&r.actor, &r.event_id, &r.hash, &r.occurred_at, &r.prev_hash, &r.recorded_at, &r.stream, &r.type})
-        if (!plain(*s)) return events::envelope_text(r);
-    std::string out;
-    out.reserve(r.data.size() + r.actor.size() + r.event_id.size() + r.stream.size() + 320);
-    out.append("{\"actor\":\"").append(r.actor).append("\",\"data\":").append(r.data);
-    out.append(",\"event_id\":\"").append(r.event_id).append("\",\"hash\":\"").append(r.hash);
-    out.append("\",\"occurred_at\":\"").append(r.occurred_at).append("\",\"position\":").append(std::to_string(r.position));
-    out.append(",\"prev_hash\":\"").append(r.prev_hash).append("\",\"recorded_at\":\"").append(r.recorded_at);
-    out.append("\",\"stream\":\"").append(r.stream).append("\",\"type\":\"").append(r.type);
-    out.append("\",\"version\":").append(std::to_string(r.version)).append("}");
-    return out;
-}
-
 std::optional<int> hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -603,10 +583,10 @@ void Api::Impl::post_events(Ctx& c) {
                       resp.status = status;
                       if (batch) {
                           std::string out = "{\"events\":[";
-                          for (std::size_t i = 0; i < r->envelopes.size(); ++i) out.append(i ? "," : "").append(envelope_body(r->envelopes[i]));
+                          for (std::size_t i = 0; i < r->envelopes.size(); ++i) out.append(i ? "," : "").append(events::envelope_text(r->envelopes[i]));
                           resp.body = out + "]}";
                       } else {
-                          resp.body = envelope_body(r->envelopes.front());
+                          resp.body = events::envelope_text(r->envelopes.front());
                           resp.headers.emplace_back("Location", "/v1/streams/" + r->envelopes.front().stream);
                       }
                       done(std::move(resp));

@@ -125,7 +125,7 @@ private:
         keep_alive_ = msg.keep_alive();
         head_ = msg.method() == bhttp::verb::head;
         version_ = msg.version();
-        log_prefix_ = req.method + " " + redacted(req.target).substr(0, 200);
+        if (server_.options.access_log) log_prefix_ = req.method + " " + redacted(req.target).substr(0, 200);
         // Counted as work, so that run() does not return (and the API is not destroyed) while the
         // engine still owes this request its answer. The engine's completion thread may drop the last
         // references to the session and the work together: Owed releases the session first, so a
@@ -183,6 +183,7 @@ private:
     }
 
     void access_log() {
+        if (!server_.options.access_log) return; // --quiet: not even built
         const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_).count() / 1000.0;
         server_.log(now_text() + " " + remote() + " " + subject_ + " " + log_prefix_ + " " + std::to_string(status_) + " " + std::to_string(bytes_) + " " +
                     std::to_string(ms) + "ms");

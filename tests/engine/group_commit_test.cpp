@@ -110,4 +110,45 @@ TEST_CASE("group commit: stopping the engine answers every request submitted, re
     engine::StoreReader reader(f.path);
     CHECK(reader.head().position == 9 + 180);
 }
+
+TEST_CASE("group commit: every answer carries the committed rows, new ones and retries in request order") {
+    EngineFixture f;
+    f.small_town();
+    auto id_json = [](nlohmann::json j, const std::string& id) {
+        j["event_id"] = id;
+        return j;
+    };
+    auto with_id = [&](const nlohmann::json& j, const std::string& id) { return *events::decode_posted(id_json(j, id)); };
+    REQUIRE(f.post(id_json(EngineFixture::report("old"), "id-old")));
+    const nlohmann::json square = {{"type", "Polygon"}, {"coordinates", {{{0, 0}, {1, 0}, {1, 1}, {0, 1}, {0, 0}}}}};
+    REQUIRE(f.post(EngineFixture::ev("GridDefined", {{"grid_id", "mb"}, {"name", "mb"}, {"level", "micro"}, {"parent_id", "g"}, {"boundary", square}})));
+    // One group: a batch mixing a retry of a stored event and new ones, a retry of an event earlier in
+    // the same group, and a report routed by location (the stored data gains its grid_id).
+    std::vector<engine::Submission> requests;
+    requests.push_back({{with_id(EngineFixture::report("a"), "id-a"), with_id(EngineFixture::report("old"), "id-old"),
+                         with_id(EngineFixture::report("b"), "id-b")},
+                        "admin"});
+    requests.push_back({{with_id(EngineFixture::report("a"), "id-a")}, "admin"});
+    auto located = EngineFixture::report("c");
+    located["data"].erase("grid_id");
+    located["data"]["location"] = {{"lat", 0.5}, {"lng", 0.5}};
+    requests.push_back({{with_id(located, "id-c")}, "admin"});
+    const auto results = f.engine->append_many(std::move(requests));
+    REQUIRE(results.size() == 3);
+    engine::StoreReader reader(f.path);
+    auto stored = [&](const events::RawEnvelope& e) { return reader.at(e.position) == e; };
+    REQUIRE(results[0]);
+    CHECK(results[0]->created);
+    REQUIRE(results[0]->envelopes.size() == 3);
+    CHECK(results[0]->envelopes[0].event_id == "id-a");
+    CHECK(results[0]->envelopes[1].event_id == "id-old");
+    CHECK(results[0]->envelopes[2].event_id == "id-b");
+    for (const auto& e : results[0]->envelopes) CHECK(stored(e));
+    REQUIRE(results[1]);
+    CHECK_FALSE(results[1]->created);
+    CHECK(results[1]->envelopes == std::vector{results[0]->envelopes[0]});
+    REQUIRE(results[2]);
+    CHECK(stored(results[2]->envelopes.at(0)));
+    CHECK(results[2]->envelopes[0].data.find("\"grid_id\":\"mb\"") != std::string::npos);
+}
 }

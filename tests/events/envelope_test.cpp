@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <thread>
+
 using namespace gridloop::events;
 using nlohmann::json;
 
@@ -88,5 +90,37 @@ TEST_CASE("raw and decoded envelopes round-trip, and export text parses back") {
     CHECK(!raw_from_json(broken));
     r.data = "{not json";
     CHECK(!from_raw(r));
+}
+
+TEST_CASE("envelope text escapes exactly as the generic serialiser, whatever the strings hold") {
+    RawEnvelope r = to_raw(sample(5, zero_hash()));
+    r.hash = chain_hash(r);
+    const std::string plain = envelope_text(r);
+    CHECK(plain == canonical_json(to_json(r)));
+    for (const std::string& odd : {std::string("quote\"in"), std::string("back\\slash"), std::string("tab\there"), std::string("nul\0x", 5),
+                                  std::string("del\x7f"), std::string("网格员"), std::string("bad\xff\xfeutf8"), std::string(""), std::string(" ~")}) {
+        for (std::string RawEnvelope::*field : {&RawEnvelope::actor, &RawEnvelope::event_id, &RawEnvelope::stream, &RawEnvelope::type,
+                                                &RawEnvelope::occurred_at, &RawEnvelope::recorded_at, &RawEnvelope::hash}) {
+            RawEnvelope x = r;
+            x.*field = odd;
+            CHECK(envelope_text(x) == canonical_json(to_json(x)));
+            json j = to_json(x);
+            j.erase("hash");
+            j.erase("prev_hash");
+            CHECK(hashed_body(x) == canonical_json(j));
+        }
+    }
+}
+
+TEST_CASE("the hash of one envelope does not depend on what was hashed before it on the thread") {
+    const RawEnvelope a = to_raw(sample(1, zero_hash())), b = to_raw(sample(2, std::string(64, 'f')));
+    const std::string ha = chain_hash(a), hb = chain_hash(b);
+    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(chain_hash(a) == ha);
+    CHECK(chain_hash(b) == hb);
+    CHECK(ha != hb);
+    std::string other;
+    std::thread([&] { other = chain_hash(b); }).join();
+    CHECK(other == hb);
 }
 }
