@@ -78,6 +78,7 @@ struct TimelineEntry {
     std::uint8_t type = 0;                             // index into events::event_types()
     events::CaseState state = events::CaseState::open; // after the event
     events::Rung rung = events::Rung::worker;          // after the event
+    bool timed_out = false;                            // the event was a rung running out (Case::timeouts grew)
     std::string_view type_name() const { return events::event_types()[type]; }
 };
 

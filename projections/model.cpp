@@ -1,6 +1,8 @@
 // The fold of the whole read model.
 #include "projections/model.hpp"
 
+#include <algorithm>
+
 namespace gridloop::projections {
 
 using namespace events;
@@ -31,12 +33,14 @@ void Model::apply(const Envelope& env) {
         Grid grid = make_grid(*g);
         grid.version = env.version;
         if (g->parent_id) {
-            if (auto parent = grids_.find(*g->parent_id); parent != grids_.end()) parent->second.children.push_back(g->grid_id);
+            if (Grid* parent = grids_.find(*g->parent_id)) parent->children.push_back(g->grid_id);
         } else {
             roots_.push_back(g->grid_id);
         }
         if (g->level == Level::micro && g->boundary) micro_index_.insert(g->grid_id, *g->boundary);
-        stats_.add_grid(grids_.insert_or_assign(g->grid_id, std::move(grid)).first->second);
+        Grid& defined = *grids_.try_emplace(g->grid_id).first;
+        defined = std::move(grid);
+        stats_.add_grid(defined);
     } else if (auto d = std::get_if<DepartmentRegistered>(&ev)) {
         Department dept = make_department(*d);
         dept.version = env.version;
@@ -49,29 +53,31 @@ void Model::apply(const Envelope& env) {
         apply_config(config_, ev);
         config_.version = env.version;
     } else if (const std::string* case_id = case_id_of(ev)) {
-        auto [it, fresh] = cases_.try_emplace(*case_id);
-        Case& c = it->second;
+        const auto [found, fresh] = cases_.try_emplace(*case_id);
+        Case& c = *found;
         auto queued = [&c] { return c.state == CaseState::open && c.rung == Rung::department && c.dept_id; };
         if (queued()) dept_queues_[*c.dept_id].erase({c.due_at, c.case_id});
         std::optional<StatsIndex::CaseMark> before;
-        if (!fresh) before = StatsIndex::mark(c);
+        if (!fresh && !stats_deferred_) before = StatsIndex::mark(c);
+        const std::int64_t timeouts = c.timeouts;
         RungMask rungs = 0;
         if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
         apply_case(c, env, config_, rungs);
         c.timeline.push_back(TimelineEntry{env.position, env.recorded_at, env.occurred_at, name_id(env.actor),
-                                           c.dept_id ? name_id(*c.dept_id) : 0, static_cast<std::uint8_t>(ev.index()), c.state, c.rung});
-        if (fresh) cases_by_grid_[c.grid_id].push_back(&c);
-        stats_.case_changed(c, before, env);
+                                           c.dept_id ? name_id(*c.dept_id) : 0, static_cast<std::uint8_t>(ev.index()), c.state, c.rung,
+                                           c.timeouts > timeouts});
+        if (fresh) cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
+        if (!stats_deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
         if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
             for (const auto& v : *h->volunteers)
-                if (auto m = members_.find(v); m != members_.end()) m->second.services.push_back({env.position, env.recorded_at, h->case_id});
+                if (Member* m = members_.find(v)) m->services.push_back({env.position, env.recorded_at, h->case_id});
     } else if (const std::string* member_id = member_id_of(ev)) {
-        Member& m = members_[*member_id];
+        Member& m = *members_.try_emplace(*member_id).first;
         const std::string before = m.residence_grid, branch_before = m.home_branch;
         const Instant contact_before = m.last_contact_at;
         apply_member(m, env);
-        stats_.resident_changed(m, before, contact_before);
+        if (!stats_deferred_) stats_.resident_changed(m, before, contact_before);
         if (m.residence_grid != before) {
             if (!before.empty()) residents_[before].erase(m.member_id);
             residents_[m.residence_grid].emplace(m.member_id, &m);
@@ -85,11 +91,25 @@ void Model::apply(const Envelope& env) {
 
 NameId Model::name_id(std::string_view name) {
     if (name.empty()) return 0;
-    if (auto it = name_ids_.find(name); it != name_ids_.end()) return it->second;
-    names_.emplace_back(name);
-    const auto id = static_cast<NameId>(names_.size() - 1);
-    name_ids_.emplace(names_.back(), id);
-    return id;
+    if (const Name* known = name_ids_.find(name)) return known->id;
+    names_.push_back(Name{std::string(name), static_cast<NameId>(names_.size())});
+    name_ids_.insert(&names_.back());
+    return names_.back().id;
+}
+
+void Model::rebuild_stats() {
+    // Cases in report order, ties in log order (that of their IssueReported), as the fold adds them.
+    std::vector<const Case*> cases;
+    cases.reserve(cases_.size());
+    for (const auto& [_, c] : cases_.map()) cases.push_back(&c);
+    std::sort(cases.begin(), cases.end(), [](const Case* a, const Case* b) {
+        return std::pair(a->reported_at, a->timeline.front().position) < std::pair(b->reported_at, b->timeline.front().position);
+    });
+    std::vector<const Member*> members;
+    members.reserve(members_.size());
+    for (const auto& [_, m] : members_.map()) members.push_back(&m);
+    stats_.rebuild(cases, members);
+    stats_deferred_ = false;
 }
 
 std::vector<std::string> Model::subtree(std::string_view root) const {
@@ -111,8 +131,8 @@ bool Model::within(std::string_view id, std::string_view root) const {
 
 const std::vector<const Case*>& Model::cases_in(std::string_view id) const {
     static const std::vector<const Case*> none;
-    auto it = cases_by_grid_.find(id);
-    return it == cases_by_grid_.end() ? none : it->second;
+    const GridCases* g = cases_by_grid_.find(id);
+    return g ? g->cases : none;
 }
 
 std::vector<const Member*> Model::residents_of(std::string_view id) const {

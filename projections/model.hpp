@@ -3,6 +3,7 @@
 
 #include "projections/entities.hpp"
 #include "projections/geo.hpp"
+#include "projections/id_index.hpp"
 #include "projections/stats.hpp"
 
 #include <deque>
@@ -10,13 +11,10 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace gridloop::projections {
-
-template <class T> using ById = std::map<std::string, T, std::less<>>;
 
 class Model {
 public:
@@ -29,27 +27,32 @@ public:
 
     // One fold step. The event must have been decided valid against this model.
     void apply(const events::Envelope& e);
+    // For a long run of events (a replay, a long tail after a snapshot): the statistics are set aside
+    // while the events apply and built again in one pass by rebuild_stats(), several times cheaper than
+    // keeping them up to date event by event. stats() must not be read in between.
+    void defer_stats() { stats_deferred_ = true; }
+    void rebuild_stats();
 
     std::int64_t position() const { return position_; }
     Instant recorded_at() const { return recorded_at_; } // of the last applied event
     const std::string& head_hash() const { return head_hash_; }
 
     const Config& config() const { return config_; }
-    const ById<Grid>& grids() const { return grids_; }
+    const ById<Grid>& grids() const { return grids_.map(); }
     const ById<Department>& departments() const { return departments_; }
     const ById<Person>& persons() const { return persons_; }
-    const ById<Case>& cases() const { return cases_; }
-    const ById<Member>& members() const { return members_; }
+    const ById<Case>& cases() const { return cases_.map(); }
+    const ById<Member>& members() const { return members_.map(); }
     // Statistics per grid subtree, kept up to date by apply().
     const StatsIndex& stats() const { return stats_; }
     // A name of the timelines' table: an actor or department id ("" for 0).
-    const std::string& name(NameId id) const { return names_.at(id); }
+    const std::string& name(NameId id) const { return names_.at(id).text; }
 
-    const Grid* grid(std::string_view id) const { return find(grids_, id); }
+    const Grid* grid(std::string_view id) const { return grids_.find(id); }
     const Department* department(std::string_view id) const { return find(departments_, id); }
     const Person* person(std::string_view id) const { return find(persons_, id); }
-    const Case* find_case(std::string_view id) const { return find(cases_, id); }
-    const Member* member(std::string_view id) const { return find(members_, id); }
+    const Case* find_case(std::string_view id) const { return cases_.find(id); }
+    const Member* member(std::string_view id) const { return members_.find(id); }
 
     // The root grids (towns), in definition order.
     const std::vector<std::string>& roots() const { return roots_; }
@@ -85,21 +88,31 @@ private:
     Instant recorded_at_{};
     std::string head_hash_;
     Config config_;
-    ById<Grid> grids_;
+    // The entities the fold looks up by id most are indexed for it besides their id order.
+    Indexed<Grid, &Grid::grid_id> grids_;
     ById<Department> departments_;
     ById<Person> persons_;
-    ById<Case> cases_;
-    ById<Member> members_;
+    Indexed<Case, &Case::case_id> cases_;
+    Indexed<Member, &Member::member_id> members_;
     std::vector<std::string> roots_;
-    std::deque<std::string> names_{""}; // NameId → name; a deque never moves its strings
-    std::unordered_map<std::string_view, NameId> name_ids_; // views into names_
+    struct Name {
+        std::string text;
+        NameId id = 0;
+    };
+    std::deque<Name> names_{Name{}}; // NameId → name; a deque never moves its elements
+    IdIndex<Name, &Name::text> name_ids_;
     NameId name_id(std::string_view name);
     geo::GridIndex micro_index_; // micro-grids that have a boundary
-    ById<std::vector<const Case*>> cases_by_grid_;
+    struct GridCases {
+        std::string grid_id;
+        std::vector<const Case*> cases; // in log order
+    };
+    Indexed<GridCases, &GridCases::grid_id> cases_by_grid_;
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
     ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
     StatsIndex stats_;
+    bool stats_deferred_ = false;
 };
 
 // The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.

@@ -34,7 +34,7 @@ void io(auto& ar, Config& c) {
 void io(auto& ar, Grid& g) { fields(ar, g.grid_id, g.name, g.level, g.parent_id, g.children, g.boundary, g.station, g.version); }
 void io(auto& ar, Department& d) { fields(ar, d.dept_id, d.name, d.kind, d.serves, d.version); }
 void io(auto& ar, Person& p) { fields(ar, p.person_id, p.name, p.role, p.grid_id, p.dept_id, p.team, p.version); }
-void io(auto& ar, TimelineEntry& t) { fields(ar, t.position, t.recorded_at, t.occurred_at, t.actor, t.dept, t.type, t.state, t.rung); }
+void io(auto& ar, TimelineEntry& t) { fields(ar, t.position, t.recorded_at, t.occurred_at, t.actor, t.dept, t.type, t.state, t.rung, t.timed_out); }
 void io(auto& ar, Case& c) {
     fields(ar, c.case_id, c.grid_id, c.category, c.source, c.severity, c.rungs, c.state, c.rung, c.dept_id, c.dispatched_from, c.round,
            c.returns, c.returns_by_dept, c.reported_at, c.clock_started_at, c.due_at, c.highest_rung, c.handled_at, c.timeouts,
@@ -53,9 +53,9 @@ void io(auto& ar, Member& m) {
 StatsIndex::Refs Model::refs() const {
     StatsIndex::Refs r;
     r.cases.reserve(cases_.size());
-    for (const auto& [_, c] : cases_) r.cases.push_back(&c);
+    for (const auto& [_, c] : cases_.map()) r.cases.push_back(&c);
     r.members.reserve(members_.size());
-    for (const auto& [_, m] : members_) r.members.push_back(&m);
+    for (const auto& [_, m] : members_.map()) r.members.push_back(&m);
     return r;
 }
 
@@ -67,18 +67,19 @@ using CaseRanks = std::map<std::string, std::vector<std::uint32_t>, std::less<>>
 void save(const Model& model, std::string& bytes) {
     snapshot::Out out(bytes);
     auto& m = const_cast<Model&>(model); // Out only reads
-    snapshot::fields(out, m.position_, m.recorded_at_, m.head_hash_, m.config_, m.grids_, m.departments_, m.persons_, m.cases_,
-                     m.members_, m.roots_);
-    std::vector<std::string> names(m.names_.begin(), m.names_.end()), micro = m.micro_index_.grid_ids();
+    snapshot::fields(out, m.position_, m.recorded_at_, m.head_hash_, m.config_, const_cast<ById<Grid>&>(m.grids_.map()), m.departments_,
+                     m.persons_, const_cast<ById<Case>&>(m.cases_.map()), const_cast<ById<Member>&>(m.members_.map()), m.roots_);
+    std::vector<std::string> names, micro = m.micro_index_.grid_ids();
+    for (const auto& name : m.names_) names.push_back(name.text);
     snapshot::fields(out, names, micro);
     const auto refs = m.refs();
     std::unordered_map<const Case*, std::uint32_t> rank;
     rank.reserve(refs.cases.size());
     for (std::size_t i = 0; i < refs.cases.size(); ++i) rank.emplace(refs.cases[i], static_cast<std::uint32_t>(i));
     CaseRanks by_grid;
-    for (const auto& [grid, cases] : m.cases_by_grid_) {
+    for (const auto& [grid, cases] : m.cases_by_grid_.map()) {
         auto& ranks = by_grid[grid];
-        for (const Case* c : cases) ranks.push_back(rank.at(c));
+        for (const Case* c : cases.cases) ranks.push_back(rank.at(c));
     }
     snapshot::field(out, by_grid);
     m.stats_.save(out, refs);
@@ -86,8 +87,20 @@ void save(const Model& model, std::string& bytes) {
 
 Model load(snapshot::In& in) {
     Model m;
-    snapshot::fields(in, m.position_, m.recorded_at_, m.head_hash_, m.config_, m.grids_, m.departments_, m.persons_, m.cases_,
-                     m.members_, m.roots_);
+    ById<Grid> grids;
+    ById<Case> cases;
+    ById<Member> members;
+    snapshot::fields(in, m.position_, m.recorded_at_, m.head_hash_, m.config_, grids, m.departments_, m.persons_, cases, members, m.roots_);
+    const auto keyed = [](const auto& map, auto id) {
+        for (const auto& [key, x] : map)
+            if (x.*id != key) throw snapshot::Error("snapshot: " + key + " is filed under another id");
+    };
+    keyed(grids, &Grid::grid_id);
+    keyed(cases, &Case::case_id);
+    keyed(members, &Member::member_id);
+    m.grids_.assign(std::move(grids));
+    m.cases_.assign(std::move(cases));
+    m.members_.assign(std::move(members));
     std::vector<std::string> names, micro;
     CaseRanks by_grid;
     snapshot::fields(in, names, micro, by_grid);
@@ -101,7 +114,7 @@ Model load(snapshot::In& in) {
     }
     const auto refs = m.refs();
     for (auto& [grid, ranks] : by_grid) {
-        auto& cases = m.cases_by_grid_[grid];
+        auto& cases = m.cases_by_grid_.try_emplace(grid).first->cases;
         cases.reserve(ranks.size());
         for (const auto r : ranks) {
             if (r >= refs.cases.size()) throw snapshot::Error("snapshot: grid " + grid + " lists an unknown case");
@@ -118,7 +131,7 @@ Model load(snapshot::In& in) {
         if (c->state == events::CaseState::open && c->rung == events::Rung::department && c->dept_id)
             m.dept_queues_[*c->dept_id].emplace(std::pair{c->due_at, c->case_id}, c);
     }
-    for (const auto& [id, member] : m.members_) {
+    for (const auto& [id, member] : m.members_.map()) {
         if (!member.residence_grid.empty()) m.residents_[member.residence_grid].emplace(id, &member);
         if (!member.home_branch.empty()) m.branch_members_[member.home_branch].emplace(id, &member);
     }

@@ -32,7 +32,7 @@ namespace snapshot {
 
 // Bumped whenever a field is added, removed or reordered: an older snapshot is then ignored (the
 // engine folds the log instead) rather than misread.
-inline constexpr std::uint32_t format_version = 2;
+inline constexpr std::uint32_t format_version = 3;
 
 // Damaged or truncated bytes, or a model that does not hold together.
 struct Error : std::runtime_error {

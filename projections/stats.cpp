@@ -1,6 +1,7 @@
 // Grid statistics maintained by the fold (see stats.hpp for what is kept and why).
 #include "projections/stats.hpp"
 
+#include "projections/id_index.hpp"
 #include "projections/snapshot.hpp"
 
 #include <ext/pb_ds/assoc_container.hpp>
@@ -86,13 +87,19 @@ void Tally::add_case(const Case& c) {
     for (const auto& [k, n] : c.returns_by_dept) returns[k] += n;
 }
 
-SortedBlocks::SortedBlocks(std::vector<std::vector<std::int64_t>> blocks) : blocks_(std::move(blocks)) {
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-        const auto& b = blocks_[i];
-        if (b.empty() || b.size() > max_block || !std::is_sorted(b.begin(), b.end()) || (i > 0 && blocks_[i - 1].back() > b.front()))
-            throw std::invalid_argument("sorted blocks out of order");
-        size_ += static_cast<std::int64_t>(b.size());
+SortedBlocks::SortedBlocks(std::span<const std::int64_t> sorted) : size_(static_cast<std::int64_t>(sorted.size())) {
+    if (!std::is_sorted(sorted.begin(), sorted.end())) throw std::invalid_argument("sorted blocks out of order");
+    for (std::size_t i = 0; i < sorted.size(); i += max_block / 2) {
+        const auto part = sorted.subspan(i, std::min(max_block / 2, sorted.size() - i));
+        blocks_.emplace_back(part.begin(), part.end());
     }
+}
+
+std::vector<std::int64_t> SortedBlocks::values() const {
+    std::vector<std::int64_t> out;
+    out.reserve(static_cast<std::size_t>(size_));
+    for (const auto& b : blocks_) out.insert(out.end(), b.begin(), b.end());
+    return out;
 }
 
 std::vector<std::vector<std::int64_t>>::iterator SortedBlocks::holder(std::int64_t x) {
@@ -205,6 +212,7 @@ template <class It, class T> It gallop_lower_bound(It first, It last, const T& x
 } // namespace
 
 struct StatsIndex::Node {
+    std::string id;
     Node* parent = nullptr;
     bool by_day = false; // above micro-grids: cohort tallies by UTC day of report
     Tally all;
@@ -217,6 +225,20 @@ struct StatsIndex::Node {
     std::set<std::pair<Instant, const Case*>> open_due;
     std::vector<Instant> reported_at, closed_at, timeouts_at;
     ContactTree residents;
+
+    // Everything but where the node stands in the tree.
+    void clear() {
+        all = Tally{};
+        days.clear();
+        handle_all = SortedBlocks{};
+        handle_days.clear();
+        cases.clear();
+        open_due.clear();
+        reported_at.clear();
+        closed_at.clear();
+        timeouts_at.clear();
+        residents.clear();
+    }
 
     // The cases reported in [from, to).
     std::pair<std::vector<const Case*>::const_iterator, std::vector<const Case*>::const_iterator>
@@ -231,13 +253,18 @@ struct StatsIndex::Node {
 };
 
 struct StatsIndex::Impl {
-    std::map<std::string, Node, std::less<>> nodes;
+    std::map<std::string, Node, std::less<>> nodes; // by grid id, in id order (snapshots)
+    IdIndex<Node, &Node::id> index;
 
-    Node* find(std::string_view id) {
-        auto it = nodes.find(id);
-        return it == nodes.end() ? nullptr : &it->second;
+    Node* find(std::string_view id) const { return index.find(id); }
+    Node& add(std::string id) {
+        auto [it, fresh] = nodes.try_emplace(id);
+        if (fresh) {
+            it->second.id = std::move(id);
+            index.insert(&it->second);
+        }
+        return it->second;
     }
-    const Node* find(std::string_view id) const { return const_cast<Impl*>(this)->find(id); }
 };
 
 StatsIndex::StatsIndex() : impl_(std::make_unique<Impl>()) {}
@@ -256,7 +283,7 @@ StatsIndex::CaseMark StatsIndex::mark(const Case& c) {
 }
 
 void StatsIndex::add_grid(const Grid& g) {
-    Node& n = impl_->nodes[g.grid_id];
+    Node& n = impl_->add(g.grid_id);
     n.parent = g.parent_id ? impl_->find(*g.parent_id) : nullptr;
     n.by_day = g.level != Level::micro;
 }
@@ -317,6 +344,56 @@ void StatsIndex::resident_changed(const Member& m, const std::string& old_grid, 
     if (!old_grid.empty())
         for (Node* n = impl_->find(old_grid); n; n = n->parent) n->residents.erase({ms(old_contact), address});
     for (Node* n = impl_->find(m.residence_grid); n; n = n->parent) n->residents.insert({ms(m.last_contact_at), address});
+}
+
+void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vector<const Member*>& members) {
+    for (auto& [_, n] : impl_->nodes) n.clear();
+    std::unordered_map<Node*, std::vector<std::int64_t>> handles; // handle_all's values, unsorted
+    // The entry of a map keyed by day for `day`, cases coming in report order: the last one or a new one.
+    const auto at_day = [](auto& by_day, std::int64_t day) -> auto& {
+        if (by_day.empty() || by_day.rbegin()->first != day) return by_day.emplace_hint(by_day.end(), day, typename std::remove_reference_t<decltype(by_day)>::mapped_type{})->second;
+        return by_day.rbegin()->second;
+    };
+    for (const Case* c : cases) {
+        Node* leaf = impl_->find(c->grid_id);
+        if (!leaf) continue;
+        const CaseCounts counts = counts_of(*c);
+        const auto handle = handle_ms_of(*c);
+        const std::int64_t day = utc_day(c->reported_at);
+        for (Node* n = leaf; n; n = n->parent) {
+            for (Tally* t : {&n->all, n->by_day ? &at_day(n->days, day) : nullptr}) {
+                if (!t) continue;
+                t->CaseCounts::add(counts);
+                ++t->categories[c->category];
+                for (const auto& [dept, k] : c->returns_by_dept) t->returns[dept] += k;
+            }
+            n->cases.push_back(c);
+            n->reported_at.push_back(c->reported_at);
+            if (handle) {
+                handles[n].push_back(*handle);
+                if (n->by_day) at_day(n->handle_days, day).push_back(*handle);
+            }
+            if (c->state == CaseState::open) n->open_due.emplace(c->due_at, c);
+            CaseState before = CaseState::open;
+            for (const auto& e : c->timeline) {
+                if (e.state == CaseState::closed && before != CaseState::closed) n->closed_at.push_back(e.recorded_at);
+                if (e.timed_out) n->timeouts_at.push_back(e.recorded_at);
+                before = e.state;
+            }
+        }
+    }
+    for (auto& [_, n] : impl_->nodes) {
+        std::sort(n.closed_at.begin(), n.closed_at.end());
+        std::sort(n.timeouts_at.begin(), n.timeouts_at.end());
+        for (auto& [day, v] : n.handle_days) std::sort(v.begin(), v.end());
+    }
+    for (auto& [n, v] : handles) {
+        std::sort(v.begin(), v.end());
+        n->handle_all = SortedBlocks(v);
+    }
+    for (const Member* m : members)
+        for (Node* n = impl_->find(m->residence_grid); n; n = n->parent)
+            n->residents.insert({ms(m->last_contact_at), reinterpret_cast<std::uintptr_t>(m)});
 }
 
 Tally StatsIndex::tally(std::string_view grid, const Period& period) const {
@@ -449,14 +526,16 @@ void io(auto& ar, Tally& t) {
     io(ar, static_cast<CaseCounts&>(t));
     fields(ar, t.categories, t.returns);
 }
+// As its values: the same whatever the blocks were split into by the inserts and erases behind them.
 void io(auto& ar, SortedBlocks& s) {
     if constexpr (std::remove_reference_t<decltype(ar)>::saving) {
-        field(ar, const_cast<std::vector<std::vector<std::int64_t>>&>(s.blocks())); // Out only reads
+        auto values = s.values();
+        field(ar, values);
     } else {
-        std::vector<std::vector<std::int64_t>> blocks;
-        field(ar, blocks);
+        std::vector<std::int64_t> values;
+        field(ar, values);
         try {
-            s = SortedBlocks(std::move(blocks));
+            s = SortedBlocks(values);
         } catch (const std::invalid_argument&) {
             throw Error("snapshot: handling times out of order");
         }
@@ -507,6 +586,7 @@ void StatsIndex::save(snapshot::Out& out, const Refs& refs) const {
 void StatsIndex::load(snapshot::In& in, const Refs& refs) {
     auto& nodes = impl_->nodes;
     nodes.clear();
+    impl_->index.clear();
     std::vector<std::pair<Node*, std::string>> parents;
     for (std::size_t k = in.count(); k > 0; --k) {
         std::string id;
@@ -516,7 +596,7 @@ void StatsIndex::load(snapshot::In& in, const Refs& refs) {
         std::vector<std::pair<std::int64_t, std::int64_t>> residents;
         snapshot::field(in, id);
         if (!nodes.empty() && !(nodes.rbegin()->first < id)) throw snapshot::Error("snapshot: statistics grids out of order");
-        Node& n = nodes.try_emplace(nodes.end(), std::move(id))->second;
+        Node& n = impl_->add(std::move(id));
         snapshot::fields(in, parent, n.by_day, n.all, n.days, n.handle_all, n.handle_days, cases, open_due, n.reported_at, n.closed_at,
                          n.timeouts_at, residents);
         for (const auto& [_, v] : n.handle_days)

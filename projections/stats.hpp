@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,10 +70,11 @@ public:
     static constexpr std::size_t max_block = 2048, min_block = max_block / 8;
 
     SortedBlocks() = default;
-    // Blocks as blocks() gave them; std::invalid_argument unless they keep the order above.
-    explicit SortedBlocks(std::vector<std::vector<std::int64_t>> blocks);
+    // The values given, in blocks half full; std::invalid_argument unless they are sorted.
+    explicit SortedBlocks(std::span<const std::int64_t> sorted);
 
     std::int64_t size() const { return size_; }
+    std::vector<std::int64_t> values() const; // all of them, sorted
     const std::vector<std::vector<std::int64_t>>& blocks() const { return blocks_; }
     void insert(std::int64_t x);
     bool erase(std::int64_t x); // one x; false when there is none
@@ -122,6 +124,9 @@ public:
     // `m` after an event; `old_grid` and `old_contact` were its residence and last contact before
     // (old_grid empty for a new member).
     void resident_changed(const Member& m, const std::string& old_grid, Instant old_contact);
+    // Everything again from the cases (in report order, ties in log order) and members as they stand
+    // now, in one pass: what the calls above would have built, for a fold that deferred them.
+    void rebuild(const std::vector<const Case*>& cases, const std::vector<const Member*>& members);
 
     // Queries on the subtree under `grid` (an unknown grid gives zeros and nothing).
     Tally tally(std::string_view grid, const Period& period) const;

@@ -9,6 +9,7 @@
 #include "projections/metrics.hpp"
 #include "projections/snapshot.hpp"
 #include "samples/synth.hpp"
+#include "tests/support/fold.hpp"
 #include "tests/support/sample_town.hpp"
 #include "tests/support/temp_db.hpp"
 
@@ -84,7 +85,7 @@ json views(const Model& m, Instant now) {
 void load_synth(const std::string& db, std::int64_t events, engine::SnapshotOptions options = {true, 0, 0, 4}) {
     engine::SystemClock clock;
     engine::Engine engine(db, clock, {}, options);
-    samples::Synth synth({events, 5});
+    samples::Synth synth({static_cast<std::uint64_t>(events), 5});
     const auto r = cli::load(engine, [&](samples::Step& s) { return synth.next(s); }, 2048);
     REQUIRE(r.refused.empty());
 }
@@ -129,6 +130,30 @@ TEST_SUITE("cli") {
             const json a = views(folded, now), b = views(loaded, now);
             REQUIRE(a["cases"].size() > 200);
             CHECK(a == b);
+        }
+    }
+
+    TEST_CASE("statistics built in one pass equal those kept event by event, byte for byte") {
+        testing::TempDb town("bulk-town"), synth("bulk-synth");
+        load_town(town.path());
+        load_synth(synth.path(), 20'000);
+        for (const auto* db : {&town, &synth}) {
+            engine::StoreReader store(db->path());
+            const std::int64_t head = store.head().position;
+            for (const std::int64_t p : {head / 4, head * 3 / 5, head}) {
+                CAPTURE(db->path());
+                CAPTURE(p);
+                Model bulk;
+                bulk.defer_stats();
+                engine::scan_decoded(store, 0, p, [&](const events::Envelope& env, const events::RawEnvelope&) {
+                    bulk.apply(env);
+                    return true;
+                });
+                bulk.rebuild_stats();
+                const Model one_by_one = testing::fold_event_by_event(store, p);
+                CHECK(bytes_of(bulk) == bytes_of(one_by_one));
+                CHECK(views(bulk, bulk.recorded_at()) == views(one_by_one, bulk.recorded_at()));
+            }
         }
     }
 

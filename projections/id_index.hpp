@@ -1,0 +1,105 @@
+// Entities by id: the id-ordered map that listings and snapshots walk, and beside it a hash index for
+// point lookups, open addressing over pointers into the map's nodes (which never move). A lookup costs
+// a hash and about two cache misses, where a std::map of a million string ids costs some twenty
+// compares, each one a miss.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gridloop::projections {
+
+template <class T> using ById = std::map<std::string, T, std::less<>>;
+
+// The index alone: `Id` is the std::string member of T holding its id, set before it is indexed and
+// never changed after.
+template <class T, std::string T::*Id> class IdIndex {
+public:
+    T* find(std::string_view id) const {
+        if (slots_.empty()) return nullptr;
+        const std::uint64_t h = hash(id);
+        const std::uintptr_t tag = tag_of(h);
+        for (std::size_t i = home(h);; i = (i + 1) & mask_) {
+            const std::uintptr_t s = slots_[i];
+            if (!s) return nullptr;
+            // The tag rules out most other ids without reading them (each would be a cache miss).
+            if ((s & tag_mask) != tag) continue;
+            T* x = reinterpret_cast<T*>(s & ~tag_mask);
+            if (x->*Id == id) return x;
+        }
+    }
+    // x's id must not be in the index yet; x must stay where it is while indexed.
+    void insert(T* x) {
+        if (2 * (size_ + 1) > slots_.size()) rehash(std::max<std::size_t>(16, 2 * slots_.size()));
+        place(x);
+        ++size_;
+    }
+    void clear() {
+        slots_.clear();
+        size_ = mask_ = 0;
+    }
+
+private:
+    // A slot holds the pointer with a tag from the id's hash (1..7) in its low bits, which T's
+    // alignment leaves zero; 0 is an empty slot.
+    static_assert(alignof(T) >= 8);
+    static constexpr std::uintptr_t tag_mask = 7;
+    static std::uint64_t hash(std::string_view id) { return std::hash<std::string_view>{}(id) * 0x9E3779B97F4A7C15ull; }
+    static std::uintptr_t tag_of(std::uint64_t h) { return static_cast<std::uintptr_t>(h % 7 + 1); } // home() uses the high bits
+    std::size_t home(std::uint64_t h) const { return static_cast<std::size_t>(h >> shift_); }
+    void place(T* x) {
+        const std::uint64_t h = hash(x->*Id);
+        std::size_t i = home(h);
+        while (slots_[i]) i = (i + 1) & mask_;
+        slots_[i] = reinterpret_cast<std::uintptr_t>(x) | tag_of(h);
+    }
+    void rehash(std::size_t capacity) { // a power of two
+        std::vector<std::uintptr_t> old(capacity, 0);
+        old.swap(slots_);
+        mask_ = capacity - 1;
+        shift_ = 64 - std::countr_zero(capacity);
+        for (const std::uintptr_t s : old)
+            if (s) place(reinterpret_cast<T*>(s & ~tag_mask));
+    }
+
+    std::vector<std::uintptr_t> slots_; // at most half full
+    std::size_t size_ = 0, mask_ = 0;
+    int shift_ = 64;
+};
+
+// The map and its index together. Elements are added through try_emplace (which sets their id) and
+// never erased.
+template <class T, std::string T::*Id> class Indexed {
+public:
+    const ById<T>& map() const { return map_; }
+    T* find(std::string_view id) const { return index_.find(id); }
+    // The element with this id, and whether it is new (then default-constructed but for its id).
+    std::pair<T*, bool> try_emplace(std::string_view id) {
+        if (T* x = index_.find(id)) return {x, false};
+        T& x = map_.try_emplace(std::string(id)).first->second;
+        x.*Id = std::string(id);
+        index_.insert(&x);
+        return {&x, true};
+    }
+    // Replaces the whole map (a snapshot's) and indexes it; each element's id must be its key.
+    void assign(ById<T> map) {
+        map_ = std::move(map);
+        index_.clear();
+        for (auto& [_, x] : map_) index_.insert(&x);
+    }
+    std::size_t size() const { return map_.size(); }
+
+private:
+    ById<T> map_;
+    IdIndex<T, Id> index_;
+};
+
+} // namespace gridloop::projections
