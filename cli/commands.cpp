@@ -22,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 namespace gridloop::cli {
 namespace {
@@ -327,7 +328,12 @@ int cmd_replay(const Args& a, std::ostream& out, std::ostream& err, const Usage&
     const auto head = store.head().position;
     if (as_of && *as_of > head) return usage_error(err, u, "--as-of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head));
     ProgressLine progress(err, "folded");
-    const auto model = engine::fold(store, as_of.value_or(head), std::ref(progress));
+    // The process ends after this command: the model is left for it to drop (held by a plain static
+    // pointer, so still reachable) rather than freed node by node, which takes seconds on a long log.
+    // A process that runs several commands (tests) frees the previous one.
+    static projections::Model* replayed = nullptr;
+    delete std::exchange(replayed, new projections::Model(engine::fold(store, as_of.value_or(head), std::ref(progress))));
+    const projections::Model& model = *replayed;
     if (a.has("json")) out << tree_json(model, model.recorded_at()).dump(2) << "\n";
     else print_tree(model, model.recorded_at(), out);
     return 0;

@@ -347,31 +347,62 @@ void StatsIndex::resident_changed(const Member& m, const std::string& old_grid, 
 }
 
 void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vector<const Member*>& members) {
-    for (auto& [_, n] : impl_->nodes) n.clear();
-    std::unordered_map<Node*, std::vector<std::int64_t>> handles; // handle_all's values, unsorted
-    // The entry of a map keyed by day for `day`, cases coming in report order: the last one or a new one.
-    const auto at_day = [](auto& by_day, std::int64_t day) -> auto& {
-        if (by_day.empty() || by_day.rbegin()->first != day) return by_day.emplace_hint(by_day.end(), day, typename std::remove_reference_t<decltype(by_day)>::mapped_type{})->second;
-        return by_day.rbegin()->second;
+    // Categories become numbers (in name order) counted in arrays per node, and are written into each
+    // node's tallies once per node and UTC day: a map lookup per case instead of one per tally.
+    std::unordered_map<std::string_view, std::uint32_t> category_of;
+    for (const Case* c : cases) category_of.try_emplace(c->category, 0);
+    std::vector<std::string_view> categories;
+    for (const auto& [name, _] : category_of) categories.push_back(name);
+    std::sort(categories.begin(), categories.end());
+    for (std::uint32_t i = 0; i < categories.size(); ++i) category_of[categories[i]] = i;
+    struct Scratch {
+        std::vector<std::int64_t> all, day; // cases per category: in all, on the day of `day_tally`
+        Tally* day_tally = nullptr;
+        std::int64_t current_day = 0;
+        std::vector<std::int64_t> handles; // handle_all's values, unsorted
     };
+    const auto write_categories = [&](std::vector<std::int64_t>& counts, Tally& t) { // in name order: appends
+        for (std::size_t i = 0; i < counts.size(); ++i)
+            if (counts[i] != 0) t.categories.emplace_hint(t.categories.end(), categories[i], std::exchange(counts[i], 0));
+    };
+    std::unordered_map<Node*, Scratch> scratch;
+    for (auto& [_, n] : impl_->nodes) {
+        n.clear();
+        Scratch& s = scratch[&n];
+        s.all.resize(categories.size());
+        s.day.resize(categories.size());
+    }
     for (const Case* c : cases) {
         Node* leaf = impl_->find(c->grid_id);
         if (!leaf) continue;
         const CaseCounts counts = counts_of(*c);
         const auto handle = handle_ms_of(*c);
         const std::int64_t day = utc_day(c->reported_at);
+        const std::uint32_t category = category_of[c->category];
         for (Node* n = leaf; n; n = n->parent) {
-            for (Tally* t : {&n->all, n->by_day ? &at_day(n->days, day) : nullptr}) {
-                if (!t) continue;
-                t->CaseCounts::add(counts);
-                ++t->categories[c->category];
-                for (const auto& [dept, k] : c->returns_by_dept) t->returns[dept] += k;
+            Scratch& s = scratch[n];
+            n->all.CaseCounts::add(counts);
+            ++s.all[category];
+            for (const auto& [dept, k] : c->returns_by_dept) n->all.returns[dept] += k;
+            if (n->by_day) {
+                if (!s.day_tally || s.current_day != day) { // cases come in report order: a new day
+                    if (s.day_tally) write_categories(s.day, *s.day_tally);
+                    s.day_tally = &n->days.emplace_hint(n->days.end(), day, Tally{})->second;
+                    s.current_day = day;
+                }
+                s.day_tally->CaseCounts::add(counts);
+                ++s.day[category];
+                for (const auto& [dept, k] : c->returns_by_dept) s.day_tally->returns[dept] += k;
             }
             n->cases.push_back(c);
             n->reported_at.push_back(c->reported_at);
             if (handle) {
-                handles[n].push_back(*handle);
-                if (n->by_day) at_day(n->handle_days, day).push_back(*handle);
+                s.handles.push_back(*handle);
+                if (n->by_day) {
+                    auto& days = n->handle_days;
+                    if (days.empty() || days.rbegin()->first != day) days.emplace_hint(days.end(), day, std::vector<std::int64_t>{});
+                    days.rbegin()->second.push_back(*handle);
+                }
             }
             if (c->state == CaseState::open) n->open_due.emplace(c->due_at, c);
             CaseState before = CaseState::open;
@@ -382,14 +413,14 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
             }
         }
     }
-    for (auto& [_, n] : impl_->nodes) {
-        std::sort(n.closed_at.begin(), n.closed_at.end());
-        std::sort(n.timeouts_at.begin(), n.timeouts_at.end());
-        for (auto& [day, v] : n.handle_days) std::sort(v.begin(), v.end());
-    }
-    for (auto& [n, v] : handles) {
-        std::sort(v.begin(), v.end());
-        n->handle_all = SortedBlocks(v);
+    for (auto& [n, s] : scratch) {
+        write_categories(s.all, n->all);
+        if (s.day_tally) write_categories(s.day, *s.day_tally);
+        std::sort(s.handles.begin(), s.handles.end());
+        n->handle_all = SortedBlocks(s.handles);
+        std::sort(n->closed_at.begin(), n->closed_at.end());
+        std::sort(n->timeouts_at.begin(), n->timeouts_at.end());
+        for (auto& [day, v] : n->handle_days) std::sort(v.begin(), v.end());
     }
     for (const Member* m : members)
         for (Node* n = impl_->find(m->residence_grid); n; n = n->parent)
