@@ -67,9 +67,9 @@ void fold_onto(projections::Model& model, const StoreReader& store, std::int64_t
     if (bulk) model.defer_stats();
     scan_decoded(
         store, model.position(), last,
-        [&](const Envelope& env, const RawEnvelope& raw) {
+        [&](const Envelope& env) {
             model.apply(env);
-            if (progress && raw.position % 65536 == 0) progress(raw.position, last);
+            if (progress && env.position % 65536 == 0) progress(env.position, last);
             return true;
         },
         options);

@@ -16,7 +16,7 @@ namespace gridloop::engine {
 namespace {
 
 using events::Envelope;
-using events::RawEnvelope;
+using events::RawView;
 
 [[noreturn]] void chain_broken(std::int64_t position) {
     throw std::runtime_error("position " + std::to_string(position) + ": the hash chain is broken (run `gridloop verify`)");
@@ -27,9 +27,9 @@ class Decoder {
 public:
     explicit Decoder(std::optional<std::string> prev) : prev_(std::move(prev)) {}
 
-    void operator()(const RawEnvelope& raw, Envelope& out) {
+    void operator()(const RawView& raw, Envelope& out) {
         if (!prev_ || raw.prev_hash != *prev_) chain_broken(raw.position);
-        *prev_ = raw.hash;
+        prev_->assign(raw.hash);
         if (auto error = events::from_raw(raw, out)) throw std::runtime_error(error->message);
     }
 
@@ -37,15 +37,10 @@ private:
     std::optional<std::string> prev_; // unset: nothing may follow (the row at `after` is missing)
 };
 
-struct Row {
-    RawEnvelope raw;
-    Envelope env;
-};
-
-// Rows handed from the reader to the caller in one go. Batches go round: the caller gives each back
-// once folded, so the rows' strings keep their capacity.
+// Envelopes handed from the reader to the caller in one go. Batches go round: the caller gives each
+// back once folded, so the envelopes' strings keep their capacity.
 struct Batch {
-    std::vector<Row> rows;
+    std::vector<Envelope> rows;
     std::size_t size = 0;
 };
 
@@ -132,10 +127,8 @@ void read_ahead(StoreReader& reader, std::int64_t after, std::int64_t last, Deco
     bool listening = true;
     try {
         b = pipe.take_free();
-        reader.scan_rows(after, last, [&](RawEnvelope& raw) {
-            Row& row = b->rows[b->size];
-            std::swap(row.raw, raw); // the store reads the next row into this slot's old strings
-            decode(row.raw, row.env);
+        reader.scan_views(after, last, [&](const RawView& raw) {
+            decode(raw, b->rows[b->size]);
             if (++b->size < pipe.batch_rows()) return true;
             if (!(listening = pipe.push(b))) return false;
             b = pipe.take_free();
@@ -154,9 +147,9 @@ void read_ahead(StoreReader& reader, std::int64_t after, std::int64_t last, Deco
 
 void scan_here(const StoreReader& store, std::int64_t after, std::int64_t last, const DecodedRowFn& f, Decoder decode) {
     Envelope env;
-    store.scan(after, last, [&](const RawEnvelope& raw) {
+    store.scan_views(after, last, [&](const RawView& raw) {
         decode(raw, env);
-        return f(env, raw);
+        return f(env);
     });
 }
 
@@ -195,7 +188,7 @@ void scan_decoded(const StoreReader& store, std::int64_t after, std::int64_t las
 
     while (auto b = pipe.pop()) {
         for (std::size_t i = 0; i < b->size; ++i)
-            if (!f(b->rows[i].env, b->rows[i].raw)) return;
+            if (!f(b->rows[i])) return;
         pipe.give_back(std::move(b));
     }
 }

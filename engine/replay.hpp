@@ -12,8 +12,8 @@
 
 namespace gridloop::engine {
 
-// Called for each decoded envelope with its row as stored; returns false to stop.
-using DecodedRowFn = std::function<bool(const events::Envelope&, const events::RawEnvelope&)>;
+// Called for each decoded envelope; returns false to stop.
+using DecodedRowFn = std::function<bool(const events::Envelope&)>;
 
 struct ReplayOptions {
     // The hash the first row's prev_hash must equal. Unset: zero_hash() when after is 0, otherwise the
@@ -28,8 +28,8 @@ struct ReplayOptions {
 };
 
 // Calls f for each envelope at positions (after, last] in ascending order, decoded with
-// events::from_raw, and stops early when f returns false. The envelope and row passed to f are reused
-// for later rows: copy them to keep them. Each row's prev_hash must be the previous row's hash.
+// events::from_raw, and stops early when f returns false. The envelope passed to f is reused for later
+// rows: copy it to keep it. Each row's prev_hash must be the previous row's hash.
 //
 // Rows are read and decoded on a second thread with its own read-only connection to store.path(),
 // up to batch_rows × queue_batches rows ahead of f, while f runs on the calling thread; `store` itself

@@ -402,12 +402,12 @@ void StoreReader::scan(std::int64_t after, std::int64_t last, const std::functio
     });
 }
 
-void StoreReader::scan_rows(std::int64_t after, std::int64_t last, const std::function<bool(RawEnvelope&)>& f) const {
+void StoreReader::scan_views(std::int64_t after, std::int64_t last, const std::function<bool(const events::RawView&)>& f) const {
     auto& s = *impl_;
     guarded(s.path, "scan", [&] {
-        s.scan(after, last, [&](const sqlite::Statement& st, RawEnvelope& r) {
-            read_row(st, r);
-            return f(r);
+        s.scan(after, last, [&](const sqlite::Statement& st, RawEnvelope&) {
+            return f(events::RawView{st.int64(0), st.text(1), st.int64(2), st.text(3), st.text(4), st.text(5), st.text(6), st.text(7),
+                                     st.text(8), st.text(9), st.text(10)});
         });
     });
 }

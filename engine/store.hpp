@@ -75,9 +75,9 @@ public:
     // Positions in (after, last] in ascending order; stops early when f returns false. The envelope
     // passed to f is reused for the next row: copy it to keep it.
     void scan(std::int64_t after, std::int64_t last, const std::function<bool(const events::RawEnvelope&)>& f) const;
-    // Like scan, but the row is f's to change: f may swap its strings away (the next row is read into
-    // whatever f leaves), which saves a copy per row when rows are handed on (engine/replay.cpp).
-    void scan_rows(std::int64_t after, std::int64_t last, const std::function<bool(events::RawEnvelope&)>& f) const;
+    // Like scan, but each row is seen where SQLite holds it, valid only during f: no copy per row for
+    // a caller that decodes each row at once (engine/replay.cpp).
+    void scan_views(std::int64_t after, std::int64_t last, const std::function<bool(const events::RawView&)>& f) const;
     // Like scan, and also names the first column of each row whose SQLite storage class is not the
     // schema's ("" when all are right), so that verification catches a value rewritten with another type.
     void scan_checked(std::int64_t after, std::int64_t last,

@@ -130,7 +130,13 @@ RawEnvelope to_raw(const Envelope& e, std::string data) {
                        format_time(e.recorded_at), e.actor, std::move(data), e.prev_hash, e.hash};
 }
 
-std::optional<Error> from_raw(const RawEnvelope& r, Envelope& out) {
+RawView view_of(const RawEnvelope& r) {
+    return {r.position, r.stream, r.version, r.event_id, r.type, r.occurred_at, r.recorded_at, r.actor, r.data, r.prev_hash, r.hash};
+}
+
+std::optional<Error> from_raw(const RawEnvelope& r, Envelope& out) { return from_raw(view_of(r), out); }
+
+std::optional<Error> from_raw(const RawView& r, Envelope& out) {
     auto where = [&](const std::string& message) { return "position " + std::to_string(r.position) + ": " + message; };
     auto ev = decode_stored(r.type, r.data);
     if (!ev) return Error{ev.error().code, where(ev.error().message)};

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace gridloop::events {
 
@@ -36,6 +37,16 @@ struct RawEnvelope {
     friend bool operator==(const RawEnvelope&, const RawEnvelope&) = default;
 };
 
+// A stored row seen where it lies (views into the store's buffers, valid while that row is read): for
+// decoding rows without copying them first.
+struct RawView {
+    std::int64_t position = 0;
+    std::string_view stream;
+    std::int64_t version = 0;
+    std::string_view event_id, type, occurred_at, recorded_at, actor, data, prev_hash, hash;
+};
+RawView view_of(const RawEnvelope& r);
+
 // 64 zeros: the prev_hash of position 1.
 const std::string& zero_hash();
 
@@ -50,6 +61,7 @@ Result<Envelope> from_raw(const RawEnvelope& r);
 // The same into `out`, whose strings keep their capacity (for loops decoding row after row); returns
 // the error instead, leaving `out` unspecified.
 std::optional<Error> from_raw(const RawEnvelope& r, Envelope& out);
+std::optional<Error> from_raw(const RawView& r, Envelope& out);
 
 // The exact bytes hashed after prev_hash: the canonical envelope without prev_hash and hash, with
 // the stored data text taken byte for byte.

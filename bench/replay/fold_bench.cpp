@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
         } else if (m == 'p') {
             measure("pipelined", [&] {
                 projections::Model model;
-                engine::scan_decoded(store, 0, last, [&](const events::Envelope& e, const events::RawEnvelope&) {
+                engine::scan_decoded(store, 0, last, [&](const events::Envelope& e) {
                     model.apply(e);
                     return true;
                 }, options);
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
         } else if (m == 'r') {
             measure("read+decode", [&] {
                 std::int64_t n = 0;
-                engine::scan_decoded(store, 0, last, [&](const events::Envelope&, const events::RawEnvelope&) {
+                engine::scan_decoded(store, 0, last, [&](const events::Envelope&) {
                     ++n;
                     return true;
                 }, options);

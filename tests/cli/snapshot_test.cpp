@@ -145,7 +145,7 @@ TEST_SUITE("cli") {
                 CAPTURE(p);
                 Model bulk;
                 bulk.defer_stats();
-                engine::scan_decoded(store, 0, p, [&](const events::Envelope& env, const events::RawEnvelope&) {
+                engine::scan_decoded(store, 0, p, [&](const events::Envelope& env) {
                     bulk.apply(env);
                     return true;
                 });

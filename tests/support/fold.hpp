@@ -9,7 +9,7 @@ namespace gridloop::testing {
 
 inline projections::Model fold_event_by_event(const engine::StoreReader& store, std::int64_t to) {
     projections::Model m;
-    engine::scan_decoded(store, 0, to, [&](const events::Envelope& env, const events::RawEnvelope&) {
+    engine::scan_decoded(store, 0, to, [&](const events::Envelope& env) {
         m.apply(env);
         return true;
     });
