@@ -12,7 +12,9 @@
 #include <numeric>
 #include <set>
 #include <span>
+#include <exception>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -356,6 +358,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
     std::sort(categories.begin(), categories.end());
     for (std::uint32_t i = 0; i < categories.size(); ++i) category_of[categories[i]] = i;
     struct Scratch {
+        int depth = 0;                      // 0 for a root
         std::vector<std::int64_t> all, day; // cases per category: in all, on the day of `day_tally`
         Tally* day_tally = nullptr;
         std::int64_t current_day = 0;
@@ -365,66 +368,100 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
         for (std::size_t i = 0; i < counts.size(); ++i)
             if (counts[i] != 0) t.categories.emplace_hint(t.categories.end(), categories[i], std::exchange(counts[i], 0));
     };
-    std::unordered_map<Node*, Scratch> scratch;
+    std::unordered_map<const Node*, Scratch> scratch; // its entries made here: the threads below only find them
     for (auto& [_, n] : impl_->nodes) {
         n.clear();
         Scratch& s = scratch[&n];
+        for (const Node* up = n.parent; up; up = up->parent) ++s.depth;
         s.all.resize(categories.size());
         s.day.resize(categories.size());
     }
-    for (const Case* c : cases) {
-        Node* leaf = impl_->find(c->grid_id);
-        if (!leaf) continue;
-        const CaseCounts counts = counts_of(*c);
-        const auto handle = handle_ms_of(*c);
-        const std::int64_t day = utc_day(c->reported_at);
-        const std::uint32_t category = category_of[c->category];
-        for (Node* n = leaf; n; n = n->parent) {
-            Scratch& s = scratch[n];
-            n->all.CaseCounts::add(counts);
-            ++s.all[category];
-            for (const auto& [dept, k] : c->returns_by_dept) n->all.returns[dept] += k;
-            if (n->by_day) {
-                if (!s.day_tally || s.current_day != day) { // cases come in report order: a new day
-                    if (s.day_tally) write_categories(s.day, *s.day_tally);
-                    s.day_tally = &n->days.emplace_hint(n->days.end(), day, Tally{})->second;
-                    s.current_day = day;
-                }
-                s.day_tally->CaseCounts::add(counts);
-                ++s.day[category];
-                for (const auto& [dept, k] : c->returns_by_dept) s.day_tally->returns[dept] += k;
-            }
-            n->cases.push_back(c);
-            n->reported_at.push_back(c->reported_at);
-            if (handle) {
-                s.handles.push_back(*handle);
-                if (n->by_day) {
-                    auto& days = n->handle_days;
-                    if (days.empty() || days.rbegin()->first != day) days.emplace_hint(days.end(), day, std::vector<std::int64_t>{});
-                    days.rbegin()->second.push_back(*handle);
-                }
-            }
-            if (c->state == CaseState::open) n->open_due.emplace(c->due_at, c);
+
+    // Two threads, each building the nodes at even or at odd depths (a town and its grids, its
+    // communities and their micro-grids), so that the work splits evenly for one town or many.
+    const auto build = [&](int parity) {
+        const auto mine = [&](const Node* n) -> Scratch* {
+            Scratch& s = scratch.find(n)->second;
+            return s.depth % 2 == parity ? &s : nullptr;
+        };
+        std::vector<Instant> closed, timed_out; // the case's closings and time-outs, off its timeline
+        for (const Case* c : cases) {
+            Node* leaf = impl_->find(c->grid_id);
+            if (!leaf) continue;
+            const CaseCounts counts = counts_of(*c);
+            const auto handle = handle_ms_of(*c);
+            const std::int64_t day = utc_day(c->reported_at);
+            const std::uint32_t category = category_of.find(c->category)->second;
+            closed.clear();
+            timed_out.clear();
             CaseState before = CaseState::open;
             for (const auto& e : c->timeline) {
-                if (e.state == CaseState::closed && before != CaseState::closed) n->closed_at.push_back(e.recorded_at);
-                if (e.timed_out) n->timeouts_at.push_back(e.recorded_at);
+                if (e.state == CaseState::closed && before != CaseState::closed) closed.push_back(e.recorded_at);
+                if (e.timed_out) timed_out.push_back(e.recorded_at);
                 before = e.state;
             }
+            for (Node* n = leaf; n; n = n->parent) {
+                Scratch* s = mine(n);
+                if (!s) continue;
+                n->all.CaseCounts::add(counts);
+                ++s->all[category];
+                for (const auto& [dept, k] : c->returns_by_dept) n->all.returns[dept] += k;
+                if (n->by_day) {
+                    if (!s->day_tally || s->current_day != day) { // cases come in report order: a new day
+                        if (s->day_tally) write_categories(s->day, *s->day_tally);
+                        s->day_tally = &n->days.emplace_hint(n->days.end(), day, Tally{})->second;
+                        s->current_day = day;
+                    }
+                    s->day_tally->CaseCounts::add(counts);
+                    ++s->day[category];
+                    for (const auto& [dept, k] : c->returns_by_dept) s->day_tally->returns[dept] += k;
+                }
+                n->cases.push_back(c);
+                n->reported_at.push_back(c->reported_at);
+                if (handle) {
+                    s->handles.push_back(*handle);
+                    if (n->by_day) {
+                        auto& days = n->handle_days;
+                        if (days.empty() || days.rbegin()->first != day) days.emplace_hint(days.end(), day, std::vector<std::int64_t>{});
+                        days.rbegin()->second.push_back(*handle);
+                    }
+                }
+                if (c->state == CaseState::open) n->open_due.emplace(c->due_at, c);
+                n->closed_at.insert(n->closed_at.end(), closed.begin(), closed.end());
+                n->timeouts_at.insert(n->timeouts_at.end(), timed_out.begin(), timed_out.end());
+            }
         }
+        for (auto& [_, n] : impl_->nodes) {
+            Scratch* s = mine(&n);
+            if (!s) continue;
+            write_categories(s->all, n.all);
+            if (s->day_tally) write_categories(s->day, *s->day_tally);
+            std::sort(s->handles.begin(), s->handles.end());
+            n.handle_all = SortedBlocks(s->handles);
+            std::sort(n.closed_at.begin(), n.closed_at.end());
+            std::sort(n.timeouts_at.begin(), n.timeouts_at.end());
+            for (auto& [day, v] : n.handle_days) std::sort(v.begin(), v.end());
+        }
+        for (const Member* m : members)
+            for (Node* n = impl_->find(m->residence_grid); n; n = n->parent)
+                if (mine(n)) n->residents.insert({ms(m->last_contact_at), reinterpret_cast<std::uintptr_t>(m)});
+    };
+    std::exception_ptr failed; // bad_alloc, say: raised here rather than ending the process
+    std::thread odd([&] {
+        try {
+            build(1);
+        } catch (...) {
+            failed = std::current_exception();
+        }
+    });
+    try {
+        build(0);
+    } catch (...) {
+        odd.join();
+        throw;
     }
-    for (auto& [n, s] : scratch) {
-        write_categories(s.all, n->all);
-        if (s.day_tally) write_categories(s.day, *s.day_tally);
-        std::sort(s.handles.begin(), s.handles.end());
-        n->handle_all = SortedBlocks(s.handles);
-        std::sort(n->closed_at.begin(), n->closed_at.end());
-        std::sort(n->timeouts_at.begin(), n->timeouts_at.end());
-        for (auto& [day, v] : n->handle_days) std::sort(v.begin(), v.end());
-    }
-    for (const Member* m : members)
-        for (Node* n = impl_->find(m->residence_grid); n; n = n->parent)
-            n->residents.insert({ms(m->last_contact_at), reinterpret_cast<std::uintptr_t>(m)});
+    odd.join();
+    if (failed) std::rethrow_exception(failed);
 }
 
 Tally StatsIndex::tally(std::string_view grid, const Period& period) const {
