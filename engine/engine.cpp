@@ -61,10 +61,7 @@ void fold_onto(projections::Model& model, const StoreReader& store, std::int64_t
     const std::int64_t last = to > 0 ? to : store.head().position;
     ReplayOptions options;
     options.prev_hash = model.position() ? model.head_hash() : zero_hash();
-    // Statistics cost several µs per event kept up to date, about one per case built at once: a run
-    // longer than a fraction of the cases builds them at the end.
-    const bool bulk = last - model.position() > static_cast<std::int64_t>(model.cases().size() / 4) + 1000;
-    if (bulk) model.defer_stats();
+    model.defer_stats(); // brought up to date once at the end, not event by event
     scan_decoded(
         store, model.position(), last,
         [&](const Envelope& env) {
@@ -73,7 +70,7 @@ void fold_onto(projections::Model& model, const StoreReader& store, std::int64_t
             return true;
         },
         options);
-    if (bulk) model.rebuild_stats();
+    model.settle_stats();
     if (progress) progress(model.position(), last);
 }
 

@@ -58,7 +58,14 @@ void Model::apply(const Envelope& env) {
         auto queued = [&c] { return c.state == CaseState::open && c.rung == Rung::department && c.dept_id; };
         if (queued()) dept_queues_[*c.dept_id].erase({c.due_at, c.case_id});
         std::optional<StatsIndex::CaseMark> before;
-        if (!fresh && !stats_deferred_) before = StatsIndex::mark(c);
+        if (!deferred_) {
+            if (!fresh) before = StatsIndex::mark(c);
+        } else if (!deferred_->rebuild) {
+            if (auto [it, first] = deferred_->cases.try_emplace(&c); first) {
+                deferred_->order.push_back(&c);
+                if (!fresh) it->second = {StatsIndex::mark(c), c.returns_by_dept};
+            }
+        }
         const std::int64_t timeouts = c.timeouts;
         RungMask rungs = 0;
         if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
@@ -67,7 +74,7 @@ void Model::apply(const Envelope& env) {
                                            c.dept_id ? name_id(*c.dept_id) : 0, static_cast<std::uint8_t>(ev.index()), c.state, c.rung,
                                            c.timeouts > timeouts});
         if (fresh) cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
-        if (!stats_deferred_) stats_.case_changed(c, before, env);
+        if (!deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
         if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
             for (const auto& v : *h->volunteers)
@@ -77,7 +84,8 @@ void Model::apply(const Envelope& env) {
         const std::string before = m.residence_grid, branch_before = m.home_branch;
         const Instant contact_before = m.last_contact_at;
         apply_member(m, env);
-        if (!stats_deferred_) stats_.resident_changed(m, before, contact_before);
+        if (!deferred_) stats_.resident_changed(m, before, contact_before);
+        else if (!deferred_->rebuild) deferred_->members.try_emplace(&m, before, contact_before);
         if (m.residence_grid != before) {
             if (!before.empty()) residents_[before].erase(m.member_id);
             residents_[m.residence_grid].emplace(m.member_id, &m);
@@ -97,6 +105,25 @@ NameId Model::name_id(std::string_view name) {
     return names_.back().id;
 }
 
+void Model::defer_stats() {
+    if (deferred_) return;
+    deferred_.emplace();
+    deferred_->since = position_;
+    deferred_->rebuild = cases_.size() == 0 && members_.size() == 0;
+}
+
+void Model::settle_stats() {
+    if (!deferred_) return;
+    const Deferred d = std::move(*deferred_);
+    deferred_.reset();
+    if (d.rebuild) return rebuild_stats();
+    for (const Case* c : d.order) { // new cases in log order, as the fold adds them
+        const auto& was = d.cases.at(c);
+        stats_.case_caught_up(*c, was.mark, was.returns, d.since);
+    }
+    for (const auto& [m, was] : d.members) stats_.resident_changed(*m, was.first, was.second);
+}
+
 void Model::rebuild_stats() {
     // Cases in report order, ties in log order (that of their IssueReported), as the fold adds them.
     std::vector<const Case*> cases;
@@ -109,7 +136,6 @@ void Model::rebuild_stats() {
     members.reserve(members_.size());
     for (const auto& [_, m] : members_.map()) members.push_back(&m);
     stats_.rebuild(cases, members);
-    stats_deferred_ = false;
 }
 
 std::vector<std::string> Model::subtree(std::string_view root) const {

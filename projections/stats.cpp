@@ -290,16 +290,48 @@ void StatsIndex::add_grid(const Grid& g) {
     n.by_day = g.level != Level::micro;
 }
 
+// What a case's events (one or several) changed of what the index holds of it.
+struct StatsIndex::Change {
+    std::optional<CaseMark> before;                              // none: the case is new
+    std::vector<std::pair<std::string_view, std::int64_t>> returns; // departments it was returned to, how often
+    std::vector<Instant> closed, timed_out;                      // when it closed, when rungs ran out
+};
+
 void StatsIndex::case_changed(const Case& c, const std::optional<CaseMark>& before, const Envelope& env) {
+    Change change{before, {}, {}, {}};
+    if (const auto* r = std::get_if<IssueReturned>(&env.event)) change.returns.emplace_back(r->dept_id, 1);
+    const CaseMark after = mark(c), prior = before.value_or(CaseMark{});
+    if (after.closed && !prior.closed) change.closed.push_back(env.recorded_at);
+    if (after.timeouts > prior.timeouts) change.timed_out.push_back(env.recorded_at);
+    apply(c, change);
+}
+
+void StatsIndex::case_caught_up(const Case& c, const std::optional<CaseMark>& before,
+                                const std::map<std::string, std::int64_t>& returns_before, std::int64_t since) {
+    Change change{before, {}, {}, {}};
+    for (const auto& [dept, n] : c.returns_by_dept) {
+        const auto was = returns_before.find(dept);
+        if (const auto more = n - (was == returns_before.end() ? 0 : was->second); more > 0) change.returns.emplace_back(dept, more);
+    }
+    CaseState state = CaseState::open;
+    for (const auto& e : c.timeline) {
+        if (e.position > since) {
+            if (e.state == CaseState::closed && state != CaseState::closed) change.closed.push_back(e.recorded_at);
+            if (e.timed_out) change.timed_out.push_back(e.recorded_at);
+        }
+        state = e.state;
+    }
+    apply(c, change);
+}
+
+void StatsIndex::apply(const Case& c, const Change& change) {
     Node* leaf = impl_->find(c.grid_id);
     if (!leaf) return;
+    const auto& before = change.before;
     const CaseMark after = mark(c), prior = before.value_or(CaseMark{}); // a new case had nothing before
     CaseCounts delta = after.counts;
     delta.add(prior.counts, -1);
-    const auto* returned = std::get_if<IssueReturned>(&env.event);
-    const bool closes = after.closed && !prior.closed;
-    const bool times_out = after.timeouts > prior.timeouts;
-    const bool tallies_change = !before || returned || delta != CaseCounts{}; // a discussion, say, changes no count
+    const bool tallies_change = !before || !change.returns.empty() || delta != CaseCounts{}; // a discussion, say, changes no count
     const std::int64_t day = utc_day(c.reported_at);
     const auto by_report = [](const Case* a, const Case* b) { return a->reported_at < b->reported_at; };
 
@@ -308,11 +340,11 @@ void StatsIndex::case_changed(const Case& c, const std::optional<CaseMark>& befo
             if (!t || !tallies_change) continue;
             t->CaseCounts::add(delta);
             if (!before) ++t->categories[c.category];
-            if (returned) ++t->returns[returned->dept_id];
+            for (const auto& [dept, k] : change.returns) t->returns[std::string(dept)] += k;
         }
         if (!before) {
             insert_sorted(n->cases, &c, by_report);
-            insert_sorted(n->reported_at, env.recorded_at);
+            insert_sorted(n->reported_at, c.reported_at);
         }
         if (prior.handle_ms != after.handle_ms) {
             if (const auto h = prior.handle_ms) {
@@ -335,8 +367,8 @@ void StatsIndex::case_changed(const Case& c, const std::optional<CaseMark>& befo
             if (prior.open_due) n->open_due.erase({*prior.open_due, &c});
             if (after.open_due) n->open_due.emplace(*after.open_due, &c);
         }
-        if (closes) insert_sorted(n->closed_at, env.recorded_at);
-        if (times_out) insert_sorted(n->timeouts_at, env.recorded_at);
+        for (const Instant t : change.closed) insert_sorted(n->closed_at, t);
+        for (const Instant t : change.timed_out) insert_sorted(n->timeouts_at, t);
     }
 }
 

@@ -121,6 +121,10 @@ public:
     void add_grid(const Grid& g);
     // `c` after `env`; `before` is its mark before (none for the IssueReported that created it).
     void case_changed(const Case& c, const std::optional<CaseMark>& before, const events::Envelope& env);
+    // `c` after all its events past position `since` at once: `before` is its mark then (none when it
+    // was reported since) and `returns_before` its returns per department then.
+    void case_caught_up(const Case& c, const std::optional<CaseMark>& before, const std::map<std::string, std::int64_t>& returns_before,
+                        std::int64_t since);
     // `m` after an event; `old_grid` and `old_contact` were its residence and last contact before
     // (old_grid empty for a new member).
     void resident_changed(const Member& m, const std::string& old_grid, Instant old_contact);
@@ -151,6 +155,8 @@ public:
     struct Node;
 
 private:
+    struct Change;
+    void apply(const Case& c, const Change& change);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
