@@ -107,9 +107,7 @@ NameId Model::name_id(std::string_view name) {
 
 void Model::defer_stats() {
     if (deferred_) return;
-    deferred_.emplace();
-    deferred_->since = position_;
-    deferred_->rebuild = cases_.size() == 0 && members_.size() == 0;
+    deferred_.emplace(Deferred{position_, cases_.size() == 0 && members_.size() == 0, {}, {}, {}});
 }
 
 void Model::settle_stats() {

@@ -117,9 +117,9 @@ private:
     ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
     StatsIndex stats_;
     // While the statistics are deferred: where they stood, and what the events since then touched.
-    struct Deferred {
-        std::int64_t since = 0;
-        bool rebuild = false; // the model was empty: build them all at the end
+    struct Deferred { // no member initializers: clang cannot use them before Model is complete
+        std::int64_t since;
+        bool rebuild; // the model was empty: build them all at the end
         struct Before {
             std::optional<StatsIndex::CaseMark> mark; // none: reported since
             std::map<std::string, std::int64_t> returns;
