@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <future>
+#include <iterator>
+#include <list>
 
 namespace gridloop::http {
 
@@ -393,15 +395,19 @@ struct Api::Impl {
                 }
         }
         auto model = std::make_shared<const Model>(engine.model_at(position));
-        std::lock_guard lock(cache_mutex);
-        cache.emplace_front(position, model);
-        std::size_t cases = 0, kept = 0;
-        for (const auto& [_, m] : cache) {
-            cases += m->cases().size();
-            if (kept > 0 && (kept == options.as_of_cache || cases > options.as_of_cache_cases)) break;
-            ++kept;
+        std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>> evicted;
+        {
+            std::lock_guard lock(cache_mutex);
+            cache.emplace_front(position, model);
+            std::size_t cases = 0, kept = 0;
+            for (const auto& [_, m] : cache) {
+                cases += m->cases().size();
+                if (kept > 0 && (kept == options.as_of_cache || cases > options.as_of_cache_cases)) break;
+                ++kept;
+            }
+            evicted.splice(evicted.end(), cache, std::next(cache.begin(), static_cast<std::ptrdiff_t>(kept)), cache.end());
         }
-        cache.resize(kept);
+        evicted.clear(); // outside the lock: a past model of a long log takes seconds to free
         return model;
     }
 
