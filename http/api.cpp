@@ -239,7 +239,8 @@ struct Api::Impl {
 
     // Past models for as_of, most recent use first.
     std::mutex cache_mutex;
-    std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>> cache;
+    using Cached = std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>>; // past models by position
+    Cached cache; // newest first
 
     Impl(engine::Engine& e, Api& a, Options o) : engine(e), api(a), options(o) {}
 
@@ -364,6 +365,7 @@ struct Api::Impl {
     struct View {
         std::shared_ptr<const Model> past; // set for as_of
         Instant now{};
+        Cached evicted; // past models this request pushed out of the cache: freed once it is answered
     };
     bool view_for(Ctx& c, std::optional<View>& out) {
         std::optional<std::int64_t> as_of;
@@ -379,13 +381,13 @@ struct Api::Impl {
             c.done(problem(422, "as_of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head), c.path));
             return false;
         }
-        v.past = past_model(*as_of);
+        v.past = past_model(*as_of, v.evicted);
         v.now = v.past->recorded_at();
         out = v;
         return true;
     }
 
-    std::shared_ptr<const Model> past_model(std::int64_t position) {
+    std::shared_ptr<const Model> past_model(std::int64_t position, Cached& evicted) {
         {
             std::lock_guard lock(cache_mutex);
             for (auto it = cache.begin(); it != cache.end(); ++it)
@@ -395,7 +397,6 @@ struct Api::Impl {
                 }
         }
         auto model = std::make_shared<const Model>(engine.model_at(position));
-        std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>> evicted;
         {
             std::lock_guard lock(cache_mutex);
             cache.emplace_front(position, model);
@@ -407,7 +408,6 @@ struct Api::Impl {
             }
             evicted.splice(evicted.end(), cache, std::next(cache.begin(), static_cast<std::ptrdiff_t>(kept)), cache.end());
         }
-        evicted.clear(); // outside the lock: a past model of a long log takes seconds to free
         return model;
     }
 
@@ -417,6 +417,7 @@ struct Api::Impl {
         if (!view_for(c, v)) return;
         Response r = v->past ? f(*v->past, v->now) : engine.read([&](const Model& m) { return f(m, std::max(v->now, m.recorded_at())); });
         c.done(std::move(r));
+        v.reset(); // after the answer is on its way: freeing an evicted model of a long log takes seconds
     }
 
     // One read connection per thread.
