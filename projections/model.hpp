@@ -47,7 +47,7 @@ public:
     const ById<Person>& persons() const { return persons_; }
     const ById<Case>& cases() const { return cases_.map(); }
     const ById<Member>& members() const { return members_.map(); }
-    // Statistics per grid subtree, kept up to date by apply().
+    // Statistics per grid subtree, kept up to date by apply() (or, while deferred, by settle_stats()).
     const StatsIndex& stats() const { return stats_; }
     // A name of the timelines' table: an actor or department id ("" for 0).
     const std::string& name(NameId id) const { return names_.at(id).text; }

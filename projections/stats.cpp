@@ -200,6 +200,18 @@ std::pair<std::int64_t, std::int64_t> select(const std::vector<std::span<const s
     return {lo, next};
 }
 
+// When a case closed and when its rungs ran out, from its timeline entries after position `since`.
+void closings_and_timeouts(const Case& c, std::int64_t since, std::vector<Instant>& closed, std::vector<Instant>& timed_out) {
+    CaseState state = CaseState::open;
+    for (const auto& e : c.timeline) {
+        if (e.position > since) {
+            if (e.state == CaseState::closed && state != CaseState::closed) closed.push_back(e.recorded_at);
+            if (e.timed_out) timed_out.push_back(e.recorded_at);
+        }
+        state = e.state;
+    }
+}
+
 // The first position in sorted [first, last) not below x, searching forward from `first` in
 // doubling steps: for bounds that follow one another closely (the days of a series).
 template <class It, class T> It gallop_lower_bound(It first, It last, const T& x) {
@@ -313,14 +325,7 @@ void StatsIndex::case_caught_up(const Case& c, const std::optional<CaseMark>& be
         const auto was = returns_before.find(dept);
         if (const auto more = n - (was == returns_before.end() ? 0 : was->second); more > 0) change.returns.emplace_back(dept, more);
     }
-    CaseState state = CaseState::open;
-    for (const auto& e : c.timeline) {
-        if (e.position > since) {
-            if (e.state == CaseState::closed && state != CaseState::closed) change.closed.push_back(e.recorded_at);
-            if (e.timed_out) change.timed_out.push_back(e.recorded_at);
-        }
-        state = e.state;
-    }
+    closings_and_timeouts(c, since, change.closed, change.timed_out);
     apply(c, change);
 }
 
@@ -426,12 +431,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
             const std::uint32_t category = category_of.find(c->category)->second;
             closed.clear();
             timed_out.clear();
-            CaseState before = CaseState::open;
-            for (const auto& e : c->timeline) {
-                if (e.state == CaseState::closed && before != CaseState::closed) closed.push_back(e.recorded_at);
-                if (e.timed_out) timed_out.push_back(e.recorded_at);
-                before = e.state;
-            }
+            closings_and_timeouts(*c, 0, closed, timed_out);
             for (Node* n = leaf; n; n = n->parent) {
                 Scratch* s = mine(n);
                 if (!s) continue;
