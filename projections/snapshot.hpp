@@ -8,6 +8,7 @@
 #pragma once
 
 #include "events/time.hpp"
+#include "projections/day_map.hpp"
 
 #include <array>
 #include <chrono>
@@ -126,6 +127,8 @@ template <class T> struct is_vector : std::false_type {};
 template <class T, class A> struct is_vector<std::vector<T, A>> : std::true_type {};
 template <class T> struct is_map : std::false_type {};
 template <class K, class V, class C, class A> struct is_map<std::map<K, V, C, A>> : std::true_type {};
+template <class T> struct is_day_map : std::false_type {};
+template <class V> struct is_day_map<DayMap<V>> : std::true_type {};
 template <class T> struct is_pair : std::false_type {};
 template <class A, class B> struct is_pair<std::pair<A, B>> : std::true_type {};
 template <class T> struct is_array : std::false_type {};
@@ -196,6 +199,23 @@ template <class Ar, class T> void field(Ar& ar, T& x) {
                 const auto it = x.emplace_hint(x.end(), std::move(k), typename T::mapped_type{});
                 if (x.size() == before || std::next(it) != x.end()) throw Error("snapshot: map keys out of order");
                 field(ar, it->second);
+            }
+        }
+    } else if constexpr (is_day_map<T>::value) { // as the std::map it stands for, keys checked the same way
+        if constexpr (Ar::saving) {
+            ar.varint(x.size());
+            for (std::size_t i = 0; i < x.size(); ++i) {
+                std::int64_t k = x.keys()[i];
+                field(ar, k);
+                field(ar, x.values()[i]);
+            }
+        } else {
+            x.clear();
+            for (std::size_t n = ar.count(); n > 0; --n) {
+                std::int64_t k = 0;
+                field(ar, k);
+                if (!x.empty() && k <= x.keys().back()) throw Error("snapshot: map keys out of order");
+                field(ar, x[k]);
             }
         }
     } else if constexpr (is_pair<T>::value) {

@@ -1,6 +1,7 @@
 // Grid statistics maintained by the fold (see stats.hpp for what is kept and why).
 #include "projections/stats.hpp"
 
+#include "projections/day_map.hpp"
 #include "projections/id_index.hpp"
 #include "projections/snapshot.hpp"
 
@@ -230,11 +231,11 @@ struct StatsIndex::Node {
     Node* parent = nullptr;
     bool by_day = false; // above micro-grids: cohort tallies by UTC day of report
     Tally all;
-    std::map<std::int64_t, Tally> days;
+    DayMap<Tally> days;
     // The standing handling times (ms) of the subtree's cases: all of them, and — above micro-grids —
     // per UTC day of report, each sorted (a micro-grid's cases of a period are scanned instead).
     SortedBlocks handle_all;
-    std::map<std::int64_t, std::vector<std::int64_t>> handle_days;
+    DayMap<std::vector<std::int64_t>> handle_days;
     std::vector<const Case*> cases; // in report order
     std::set<std::pair<Instant, const Case*>> open_due;
     std::vector<Instant> reported_at, closed_at, timeouts_at;
@@ -354,10 +355,9 @@ void StatsIndex::apply(const Case& c, const Change& change) {
         if (prior.handle_ms != after.handle_ms) {
             if (const auto h = prior.handle_ms) {
                 n->handle_all.erase(*h);
-                if (auto d = n->handle_days.find(day); d != n->handle_days.end()) { // only above micro-grids
-                    auto& v = d->second;
-                    if (auto it = std::lower_bound(v.begin(), v.end(), *h); it != v.end() && *it == *h) v.erase(it);
-                    if (v.empty()) n->handle_days.erase(d);
+                if (auto* v = n->handle_days.find(day)) { // only above micro-grids
+                    if (auto it = std::lower_bound(v->begin(), v->end(), *h); it != v->end() && *it == *h) v->erase(it);
+                    if (v->empty()) n->handle_days.erase(day);
                 }
             }
             if (const auto h = after.handle_ms) {
@@ -397,7 +397,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
     struct Scratch {
         int depth = 0;                      // 0 for a root
         std::vector<std::int64_t> all, day; // cases per category: in all, on the day of `day_tally`
-        Tally* day_tally = nullptr;
+        Tally* day_tally = nullptr;         // in the node's days: taken again at each new day, which may move it
         std::int64_t current_day = 0;
         std::vector<std::int64_t> handles; // handle_all's values, unsorted
     };
@@ -441,7 +441,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
                 if (n->by_day) {
                     if (!s->day_tally || s->current_day != day) { // cases come in report order: a new day
                         if (s->day_tally) write_categories(s->day, *s->day_tally);
-                        s->day_tally = &n->days.emplace_hint(n->days.end(), day, Tally{})->second;
+                        s->day_tally = &n->days[day]; // a new last day
                         s->current_day = day;
                     }
                     s->day_tally->CaseCounts::add(counts);
@@ -452,11 +452,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
                 n->reported_at.push_back(c->reported_at);
                 if (handle) {
                     s->handles.push_back(*handle);
-                    if (n->by_day) {
-                        auto& days = n->handle_days;
-                        if (days.empty() || days.rbegin()->first != day) days.emplace_hint(days.end(), day, std::vector<std::int64_t>{});
-                        days.rbegin()->second.push_back(*handle);
-                    }
+                    if (n->by_day) n->handle_days[day].push_back(*handle); // the last day or a new one after it
                 }
                 if (c->state == CaseState::open) n->open_due.emplace(c->due_at, c);
                 n->closed_at.insert(n->closed_at.end(), closed.begin(), closed.end());
@@ -472,7 +468,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
             n.handle_all = SortedBlocks(s->handles);
             std::sort(n.closed_at.begin(), n.closed_at.end());
             std::sort(n.timeouts_at.begin(), n.timeouts_at.end());
-            for (auto& [day, v] : n.handle_days) std::sort(v.begin(), v.end());
+            for (auto& v : n.handle_days.values()) std::sort(v.begin(), v.end());
         }
         for (const Member* m : members)
             for (Node* n = impl_->find(m->residence_grid); n; n = n->parent)
@@ -516,7 +512,7 @@ Tally StatsIndex::tally(std::string_view grid, const Period& period) const {
         scan(period.from, period.to);
         return t;
     }
-    for (auto it = n->days.lower_bound(first); it != n->days.end() && it->first < end; ++it) t.add(it->second);
+    for (const Tally& d : n->days.between(first, end)) t.add(d);
     if (period.from) scan(period.from, day_start(first));
     if (period.to) scan(day_start(end), period.to);
     return t;
@@ -549,8 +545,7 @@ std::optional<double> StatsIndex::median_handle_ms(std::string_view grid, const 
     if (!n->by_day || first >= end) {
         scan(period.from, period.to);
     } else {
-        for (auto it = n->handle_days.lower_bound(first); it != n->handle_days.end() && it->first < end; ++it)
-            runs.emplace_back(it->second);
+        for (const auto& v : n->handle_days.between(first, end)) runs.emplace_back(v);
         if (period.from) scan(period.from, day_start(first));
         if (period.to) scan(day_start(end), period.to);
     }
@@ -699,7 +694,7 @@ void StatsIndex::load(snapshot::In& in, const Refs& refs) {
         Node& n = impl_->add(std::move(id));
         snapshot::fields(in, parent, n.by_day, n.all, n.days, n.handle_all, n.handle_days, cases, open_due, n.reported_at, n.closed_at,
                          n.timeouts_at, residents);
-        for (const auto& [_, v] : n.handle_days)
+        for (const auto& v : n.handle_days.values())
             if (v.empty() || !std::is_sorted(v.begin(), v.end())) throw snapshot::Error("snapshot: handling times out of order");
         if (!parent.empty()) parents.emplace_back(&n, std::move(parent));
         n.cases.reserve(cases.size());
