@@ -115,11 +115,16 @@ void Model::settle_stats() {
     const Deferred d = std::move(*deferred_);
     deferred_.reset();
     if (d.rebuild) return rebuild_stats();
+    std::vector<StatsIndex::CaseBefore> cases;
+    cases.reserve(d.order.size());
     for (const Case* c : d.order) { // new cases in log order, as the fold adds them
         const auto& was = d.cases.at(c);
-        stats_.case_caught_up(*c, was.mark, was.returns, d.since);
+        cases.push_back({c, &was.mark, &was.returns});
     }
-    for (const auto& [m, was] : d.members) stats_.resident_changed(*m, was.first, was.second);
+    std::vector<StatsIndex::MemberBefore> members;
+    members.reserve(d.members.size());
+    for (const auto& [m, was] : d.members) members.push_back({m, &was.first, was.second});
+    stats_.catch_up(cases, members, d.since);
 }
 
 void Model::rebuild_stats() {

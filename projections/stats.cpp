@@ -3,6 +3,7 @@
 
 #include "projections/day_map.hpp"
 #include "projections/id_index.hpp"
+#include "projections/side_by_side.hpp"
 #include "projections/snapshot.hpp"
 
 #include <ext/pb_ds/assoc_container.hpp>
@@ -13,9 +14,7 @@
 #include <numeric>
 #include <set>
 #include <span>
-#include <exception>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -319,18 +318,33 @@ void StatsIndex::case_changed(const Case& c, const std::optional<CaseMark>& befo
     apply(c, change);
 }
 
-void StatsIndex::case_caught_up(const Case& c, const std::optional<CaseMark>& before,
-                                const std::map<std::string, std::int64_t>& returns_before, std::int64_t since) {
-    Change change{before, {}, {}, {}};
-    for (const auto& [dept, n] : c.returns_by_dept) {
-        const auto was = returns_before.find(dept);
-        if (const auto more = n - (was == returns_before.end() ? 0 : was->second); more > 0) change.returns.emplace_back(dept, more);
-    }
-    closings_and_timeouts(c, since, change.closed, change.timed_out);
-    apply(c, change);
+void StatsIndex::catch_up(const std::vector<CaseBefore>& cases, const std::vector<MemberBefore>& members, std::int64_t since) {
+    const auto run = [&](int parity) {
+        for (const auto& [c, mark, returns] : cases) {
+            Change change{*mark, {}, {}, {}};
+            for (const auto& [dept, n] : c->returns_by_dept) {
+                const auto was = returns->find(dept);
+                if (const auto more = n - (was == returns->end() ? 0 : was->second); more > 0) change.returns.emplace_back(dept, more);
+            }
+            closings_and_timeouts(*c, since, change.closed, change.timed_out);
+            apply(*c, change, parity);
+        }
+        for (const auto& [m, grid, contact] : members) resident_moved(*m, *grid, contact, parity);
+    };
+    side_by_side([&] { run(1); }, [&] { run(0); });
 }
 
-void StatsIndex::apply(const Case& c, const Change& change) {
+namespace {
+// The depth of n (a root's is 0), when only one parity of depths is wanted.
+int depth_for(const StatsIndex::Node* n, int parity) {
+    int depth = 0;
+    if (parity >= 0)
+        for (n = n->parent; n; n = n->parent) ++depth;
+    return depth;
+}
+} // namespace
+
+void StatsIndex::apply(const Case& c, const Change& change, int parity) {
     Node* leaf = impl_->find(c.grid_id);
     if (!leaf) return;
     const auto& before = change.before;
@@ -341,7 +355,8 @@ void StatsIndex::apply(const Case& c, const Change& change) {
     const std::int64_t day = utc_day(c.reported_at);
     const auto by_report = [](const Case* a, const Case* b) { return a->reported_at < b->reported_at; };
 
-    for (Node* n = leaf; n; n = n->parent) {
+    for (auto [n, depth] = std::pair(leaf, depth_for(leaf, parity)); n; n = n->parent, --depth) {
+        if (parity >= 0 && (depth & 1) != parity) continue;
         for (Tally* t : {&n->all, n->by_day && tallies_change ? &n->days[day] : nullptr}) {
             if (!t || !tallies_change) continue;
             t->CaseCounts::add(delta);
@@ -378,11 +393,19 @@ void StatsIndex::apply(const Case& c, const Change& change) {
 }
 
 void StatsIndex::resident_changed(const Member& m, const std::string& old_grid, Instant old_contact) {
+    resident_moved(m, old_grid, old_contact, -1);
+}
+
+void StatsIndex::resident_moved(const Member& m, const std::string& old_grid, Instant old_contact, int parity) {
     if (old_grid == m.residence_grid && old_contact == m.last_contact_at) return;
     const auto address = reinterpret_cast<std::uintptr_t>(&m);
-    if (!old_grid.empty())
-        for (Node* n = impl_->find(old_grid); n; n = n->parent) n->residents.erase({ms(old_contact), address});
-    for (Node* n = impl_->find(m.residence_grid); n; n = n->parent) n->residents.insert({ms(m.last_contact_at), address});
+    const auto each = [&](const std::string& grid, const auto& f) {
+        Node* leaf = grid.empty() ? nullptr : impl_->find(grid);
+        for (auto [n, depth] = std::pair(leaf, leaf ? depth_for(leaf, parity) : 0); n; n = n->parent, --depth)
+            if (parity < 0 || (depth & 1) == parity) f(*n);
+    };
+    each(old_grid, [&](Node& n) { n.residents.erase({ms(old_contact), address}); });
+    each(m.residence_grid, [&](Node& n) { n.residents.insert({ms(m.last_contact_at), address}); });
 }
 
 void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vector<const Member*>& members) {
@@ -474,22 +497,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
             for (Node* n = impl_->find(m->residence_grid); n; n = n->parent)
                 if (mine(n)) n->residents.insert({ms(m->last_contact_at), reinterpret_cast<std::uintptr_t>(m)});
     };
-    std::exception_ptr failed; // bad_alloc, say: raised here rather than ending the process
-    std::thread odd([&] {
-        try {
-            build(1);
-        } catch (...) {
-            failed = std::current_exception();
-        }
-    });
-    try {
-        build(0);
-    } catch (...) {
-        odd.join();
-        throw;
-    }
-    odd.join();
-    if (failed) std::rethrow_exception(failed);
+    side_by_side([&] { build(1); }, [&] { build(0); });
 }
 
 Tally StatsIndex::tally(std::string_view grid, const Period& period) const {

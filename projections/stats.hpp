@@ -121,13 +121,24 @@ public:
     void add_grid(const Grid& g);
     // `c` after `env`; `before` is its mark before (none for the IssueReported that created it).
     void case_changed(const Case& c, const std::optional<CaseMark>& before, const events::Envelope& env);
-    // `c` after all its events past position `since` at once: `before` is its mark then (none when it
-    // was reported since) and `returns_before` its returns per department then.
-    void case_caught_up(const Case& c, const std::optional<CaseMark>& before, const std::map<std::string, std::int64_t>& returns_before,
-                        std::int64_t since);
     // `m` after an event; `old_grid` and `old_contact` were its residence and last contact before
     // (old_grid empty for a new member).
     void resident_changed(const Member& m, const std::string& old_grid, Instant old_contact);
+    // Cases and members after all their events past position `since` at once, for a fold that deferred
+    // the calls above: each case's mark then (none when it was reported since) and its returns per
+    // department then, each member's residence and last contact then. Cases in the order the fold
+    // first touched them. Runs on two threads, one for the grids at even depths and one for odd.
+    struct CaseBefore {
+        const Case* c;
+        const std::optional<CaseMark>* mark;
+        const std::map<std::string, std::int64_t>* returns;
+    };
+    struct MemberBefore {
+        const Member* m;
+        const std::string* grid;
+        Instant contact;
+    };
+    void catch_up(const std::vector<CaseBefore>& cases, const std::vector<MemberBefore>& members, std::int64_t since);
     // Everything again from the cases (in report order, ties in log order) and members as they stand
     // now, in one pass: what the calls above would have built, for a fold that deferred them.
     void rebuild(const std::vector<const Case*>& cases, const std::vector<const Member*>& members);
@@ -156,7 +167,10 @@ public:
 
 private:
     struct Change;
-    void apply(const Case& c, const Change& change);
+    // Applies a change to the case's grid and those above it; with `parity` 0 or 1 only to those at
+    // even or odd depths (a root's is 0).
+    void apply(const Case& c, const Change& change, int parity = -1);
+    void resident_moved(const Member& m, const std::string& old_grid, Instant old_contact, int parity);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
