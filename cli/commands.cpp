@@ -363,10 +363,10 @@ int cmd_snapshot(const Args& a, std::ostream& out, std::ostream& err, const Usag
     }
     ProgressLine progress(err, "folded");
     engine::fold_onto(model, store, at, std::ref(progress));
-    std::string body;
-    projections::save(model, body);
-    const auto file = snapshots.write(at, model.head_hash(), body, static_cast<std::size_t>(keep.value_or(4)));
-    out << "saved the model at position " << at << " to " << file.string() << " (" << body.size() << " bytes)\n";
+    projections::snapshot::Parts parts;
+    projections::save(model, parts);
+    const auto file = snapshots.write(at, model.head_hash(), parts, static_cast<std::size_t>(keep.value_or(4)));
+    out << "saved the model at position " << at << " to " << file.string() << " (" << std::filesystem::file_size(file) << " bytes)\n";
     return 0;
 }
 

@@ -109,17 +109,18 @@ projections::Model Engine::model_at(std::int64_t position) const {
 
 std::optional<std::filesystem::path> Engine::snapshot() {
     std::lock_guard one(snapshot_write_mutex_);
-    std::string body, hash;
+    projections::snapshot::Parts parts;
+    std::string hash;
     std::int64_t position = 0;
     {
         std::shared_lock lock(model_mutex_); // the writer waits to apply, not to commit
         position = model_.position();
         if (position == 0) return std::nullopt;
         hash = model_.head_hash();
-        projections::save(model_, body);
+        projections::save(model_, parts);
     }
     snapshot_tried_ = position;
-    auto file = snapshots_.write(position, hash, body, snapshot_options_.keep);
+    auto file = snapshots_.write(position, hash, parts, snapshot_options_.keep);
     snapshot_position_ = position;
     ++stats_.snapshots;
     return file;

@@ -1,11 +1,16 @@
-// Snapshot files: a fixed header, then the body (projections/snapshot.hpp).
+// Snapshot files: a fixed header, then the body: a table of the model's parts
+// (projections/snapshot.hpp), then the parts themselves, in order.
 //
 //   16 bytes  "GRIDLOOPSNAPSHOT"
 //    4 bytes  format version, little-endian (projections::snapshot::format_version)
 //    8 bytes  position, little-endian
 //   64 bytes  hash of the event at that position, lowercase hex
 //    8 bytes  body size in bytes, little-endian
-//   32 bytes  SHA-256 of the body
+//   32 bytes  SHA-256 of the table
+// The table:
+//    4 bytes  number of parts, little-endian
+//   for each part: 8 bytes its size, little-endian; 32 bytes its SHA-256
+// Each part is checked against its own SHA-256 as it is read, so that the parts load side by side.
 #include "engine/snapshots.hpp"
 
 #include "projections/snapshot.hpp"
@@ -29,6 +34,8 @@ namespace {
 
 constexpr std::string_view magic = "GRIDLOOPSNAPSHOT";
 constexpr std::size_t header_size = 16 + 4 + 8 + 64 + 8 + 32;
+constexpr std::size_t entry_size = 8 + 32; // of a part in the table
+constexpr std::size_t table_size = 4 + projections::snapshot::part_count * entry_size;
 using Digest = std::array<unsigned char, 32>;
 
 struct Header {
@@ -119,17 +126,28 @@ std::vector<Snapshots::Entry> Snapshots::list() const {
     return out;
 }
 
-fs::path Snapshots::write(std::int64_t position, const std::string& hash, const std::string& body, std::size_t keep) const {
+fs::path Snapshots::write(std::int64_t position, const std::string& hash, const projections::snapshot::Parts& parts, std::size_t keep) const {
     if (position < 1 || hash.size() != 64) throw std::invalid_argument("snapshot: no position or hash to take it at");
     fs::create_directories(dir_);
+    std::string table;
+    put_le(table, parts.size(), 4);
+    std::uint64_t body_size = table_size;
+    for (const auto& part : parts) {
+        Sha256 sha;
+        sha.update(part.data(), part.size());
+        const Digest digest = sha.done();
+        put_le(table, part.size(), 8);
+        table.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+        body_size += part.size();
+    }
     Sha256 sha;
-    sha.update(body.data(), body.size());
+    sha.update(table.data(), table.size());
     const Digest digest = sha.done();
     std::string header(magic);
     put_le(header, projections::snapshot::format_version, 4);
     put_le(header, static_cast<std::uint64_t>(position), 8);
     header += hash;
-    put_le(header, body.size(), 8);
+    put_le(header, body_size, 8);
     header.append(reinterpret_cast<const char*>(digest.data()), digest.size());
 
     const fs::path final_path = dir_ / name_of(position);
@@ -138,8 +156,8 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     {
         File f(std::fopen(tmp.c_str(), "wb"));
         if (!f.f) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::generic_category().message(errno));
-        const bool ok = std::fwrite(header.data(), 1, header.size(), f.f) == header.size() &&
-                        std::fwrite(body.data(), 1, body.size(), f.f) == body.size() && std::fflush(f.f) == 0 &&
+        const auto put = [&](const std::string& bytes) { return std::fwrite(bytes.data(), 1, bytes.size(), f.f) == bytes.size(); };
+        const bool ok = put(header) && put(table) && std::all_of(parts.begin(), parts.end(), put) && std::fflush(f.f) == 0 &&
                         ::fsync(::fileno(f.f)) == 0;
         if (!ok) {
             const int err = errno;
@@ -176,17 +194,50 @@ std::optional<projections::Model> Snapshots::load_newest(const StoreReader& stor
             if (h.position != it->position) throw std::runtime_error("its header says position " + std::to_string(h.position));
             const auto event = store.at(h.position);
             if (!event || event->hash != h.hash) throw std::runtime_error("the log holds another event at position " + std::to_string(h.position));
+            std::array<unsigned char, table_size> table{};
+            if (std::fread(table.data(), 1, table.size(), f.f) != table.size()) throw std::runtime_error("truncated in its table of parts");
             Sha256 sha;
-            projections::snapshot::In in(
-                [&](char* buf, std::size_t n) {
-                    const std::size_t got = std::fread(buf, 1, n, f.f);
-                    sha.update(buf, got);
-                    return got;
-                },
-                h.body_size);
-            projections::Model model = projections::load(in);
-            if (in.remaining() != 0) throw std::runtime_error("bytes left over after the model");
-            if (sha.done() != h.digest) throw std::runtime_error("its body does not match its SHA-256 (damaged)");
+            sha.update(table.data(), table.size());
+            if (sha.done() != h.digest) throw std::runtime_error("its table of parts does not match its SHA-256 (damaged)");
+            if (get_le(table.data(), 4) != projections::snapshot::part_count) throw std::runtime_error("its table lists another number of parts");
+            struct Part {
+                std::uint64_t offset, size;
+                Digest digest;
+            };
+            if (const auto size = fs::file_size(it->file); h.body_size > size - header_size)
+                throw std::runtime_error("truncated: " + std::to_string(size) + " bytes for a body of " + std::to_string(h.body_size));
+            const std::uint64_t end = header_size + h.body_size;
+            std::array<Part, projections::snapshot::part_count> parts{};
+            std::uint64_t offset = header_size + table_size;
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                const unsigned char* e = table.data() + 4 + i * entry_size;
+                parts[i].offset = offset;
+                parts[i].size = get_le(e, 8);
+                std::copy(e + 8, e + entry_size, parts[i].digest.begin());
+                if (offset > end || parts[i].size > end - offset) throw std::runtime_error("its parts run past its body");
+                offset += parts[i].size;
+            }
+            if (offset != end) throw std::runtime_error("its parts do not add up to its body");
+            // Each part on its own stream, checked against its SHA-256 once its last byte is read.
+            const auto open = [&file = it->file, &parts](std::size_t i) {
+                const Part part = parts.at(i);
+                auto stream = std::make_shared<File>(std::fopen(file.c_str(), "rb"));
+                if (!stream->f || std::fseek(stream->f, static_cast<long>(part.offset), SEEK_SET) != 0)
+                    throw std::runtime_error("cannot read part " + std::to_string(i) + ": " + std::generic_category().message(errno));
+                auto sha = std::make_shared<Sha256>();
+                auto left = std::make_shared<std::uint64_t>(part.size);
+                return projections::snapshot::In(
+                    [=](char* buf, std::size_t n) {
+                        const std::size_t got = std::fread(buf, 1, n, stream->f);
+                        sha->update(buf, got);
+                        *left -= std::min<std::uint64_t>(got, *left);
+                        if (*left == 0 && got > 0 && sha->done() != part.digest)
+                            throw std::runtime_error("part " + std::to_string(i) + " does not match its SHA-256 (damaged)");
+                        return got;
+                    },
+                    part.size);
+            };
+            projections::Model model = projections::load(open);
             if (model.position() != h.position || model.head_hash() != h.hash) throw std::runtime_error("its model is at another position");
             return model;
         } catch (const std::exception& e) {

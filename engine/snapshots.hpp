@@ -40,10 +40,10 @@ public:
     // The snapshot files, by position ascending (named by position; contents not checked).
     std::vector<Entry> list() const;
 
-    // Writes `body` (projections::save of a model at `position`, whose last event hashed to `hash`)
+    // Writes `parts` (projections::save of a model at `position`, whose last event hashed to `hash`)
     // atomically and durably, then removes all but the newest `keep` at or below `position` (0:
     // removes none; those past it are another log's and left alone). Throws std::runtime_error.
-    std::filesystem::path write(std::int64_t position, const std::string& hash, const std::string& body, std::size_t keep) const;
+    std::filesystem::path write(std::int64_t position, const std::string& hash, const projections::snapshot::Parts& parts, std::size_t keep) const;
 
     // The newest snapshot at or before `at` that is intact and belongs to the log read by `store`,
     // loaded; `notes` gets a line for each one passed over and why. nullopt when none is usable.

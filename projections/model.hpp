@@ -4,6 +4,7 @@
 #include "projections/entities.hpp"
 #include "projections/geo.hpp"
 #include "projections/id_index.hpp"
+#include "projections/snapshot.hpp"
 #include "projections/stats.hpp"
 
 #include <deque>
@@ -84,8 +85,8 @@ public:
     }
 
 private:
-    friend void save(const Model& model, std::string& bytes);
-    friend Model load(snapshot::In& in);
+    friend void save(const Model& model, snapshot::Parts& parts);
+    friend Model load(const snapshot::Opener& open);
     StatsIndex::Refs refs() const; // cases and members in id order, for the snapshot of stats_
 
     std::int64_t position_ = 0;

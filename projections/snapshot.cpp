@@ -4,8 +4,11 @@
 #include "projections/snapshot.hpp"
 
 #include "projections/model.hpp"
+#include "projections/side_by_side.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <unordered_map>
 
@@ -60,50 +63,78 @@ StatsIndex::Refs Model::refs() const {
 }
 
 namespace {
+
 // Cases per grid in report order, each as its rank in refs.cases.
 using CaseRanks = std::map<std::string, std::vector<std::uint32_t>, std::less<>>;
-} // namespace
 
-void save(const Model& model, std::string& bytes) {
-    snapshot::Out out(bytes);
-    auto& m = const_cast<Model&>(model); // Out only reads
-    snapshot::fields(out, m.position_, m.recorded_at_, m.head_hash_, m.config_, const_cast<ById<Grid>&>(m.grids_.map()), m.departments_,
-                     m.persons_, const_cast<ById<Case>&>(m.cases_.map()), const_cast<ById<Member>&>(m.members_.map()), m.roots_);
-    std::vector<std::string> names, micro = m.micro_index_.grid_ids();
-    for (const auto& name : m.names_) names.push_back(name.text);
-    snapshot::fields(out, names, micro);
-    const auto refs = m.refs();
-    std::unordered_map<const Case*, std::uint32_t> rank;
-    rank.reserve(refs.cases.size());
-    for (std::size_t i = 0; i < refs.cases.size(); ++i) rank.emplace(refs.cases[i], static_cast<std::uint32_t>(i));
-    CaseRanks by_grid;
-    for (const auto& [grid, cases] : m.cases_by_grid_.map()) {
-        auto& ranks = by_grid[grid];
-        for (const Case* c : cases.cases) ranks.push_back(rank.at(c));
-    }
-    snapshot::field(out, by_grid);
-    m.stats_.save(out, refs);
+// Decodes part i with `read`, which must use it up.
+void read_part(const snapshot::Opener& open, std::size_t i, const std::function<void(snapshot::In&)>& read) {
+    snapshot::In in = open(i);
+    read(in);
+    if (in.remaining() != 0) throw snapshot::Error("snapshot: part " + std::to_string(i) + " has bytes left over");
 }
 
-Model load(snapshot::In& in) {
+// The entries [first, last) of an id-keyed map, encoded as a map of just them.
+template <class It> void save_entries(snapshot::Out& out, It first, It last) {
+    out.varint(static_cast<std::uint64_t>(std::distance(first, last)));
+    for (auto it = first; it != last; ++it) {
+        snapshot::field(out, const_cast<std::string&>(it->first));
+        snapshot::field(out, const_cast<std::remove_const_t<decltype(it->second)>&>(it->second));
+    }
+}
+
+// Reads an id-keyed map, checking each element is filed under its own id, and lists the elements.
+template <class T> void load_keyed(snapshot::In& in, ById<T>& map, std::string T::*id, std::vector<const T*>& listed) {
+    snapshot::read_map(in, map, [&](const std::string& key, const T& x) {
+        if (x.*id != key) throw snapshot::Error("snapshot: " + key + " is filed under another id");
+        listed.push_back(&x);
+    });
+}
+
+} // namespace
+
+void save(const Model& model, snapshot::Parts& parts) {
+    auto& m = const_cast<Model&>(model); // Out only reads
+    for (auto& p : parts) p.clear();
+    const auto refs = m.refs();
+    const auto& cases = m.cases_.map();
+    const auto middle = std::next(cases.begin(), static_cast<std::ptrdiff_t>(cases.size() / 2));
+    side_by_side(
+        [&] {
+            snapshot::Out second_half(parts[2]), stats(parts[5]);
+            save_entries(second_half, middle, cases.end());
+            m.stats_.save(stats, refs);
+        },
+        [&] {
+            snapshot::Out head(parts[0]), first_half(parts[1]), members(parts[3]), by_grid_out(parts[4]);
+            std::vector<std::string> names, micro = m.micro_index_.grid_ids();
+            for (const auto& name : m.names_) names.push_back(name.text);
+            snapshot::fields(head, m.position_, m.recorded_at_, m.head_hash_, m.config_, const_cast<ById<Grid>&>(m.grids_.map()),
+                             m.departments_, m.persons_, m.roots_, names, micro);
+            save_entries(first_half, cases.begin(), middle);
+            snapshot::field(members, const_cast<ById<Member>&>(m.members_.map()));
+            std::unordered_map<const Case*, std::uint32_t> rank;
+            rank.reserve(refs.cases.size());
+            for (std::size_t i = 0; i < refs.cases.size(); ++i) rank.emplace(refs.cases[i], static_cast<std::uint32_t>(i));
+            CaseRanks by_grid;
+            for (const auto& [grid, listed] : m.cases_by_grid_.map()) {
+                auto& ranks = by_grid[grid];
+                for (const Case* c : listed.cases) ranks.push_back(rank.at(c));
+            }
+            snapshot::field(by_grid_out, by_grid);
+        });
+}
+
+Model load(const snapshot::Opener& open) {
     Model m;
     ById<Grid> grids;
-    ById<Case> cases;
-    ById<Member> members;
-    snapshot::fields(in, m.position_, m.recorded_at_, m.head_hash_, m.config_, grids, m.departments_, m.persons_, cases, members, m.roots_);
-    const auto keyed = [](const auto& map, auto id) {
-        for (const auto& [key, x] : map)
-            if (x.*id != key) throw snapshot::Error("snapshot: " + key + " is filed under another id");
-    };
-    keyed(grids, &Grid::grid_id);
-    keyed(cases, &Case::case_id);
-    keyed(members, &Member::member_id);
-    m.grids_.assign(std::move(grids));
-    m.cases_.assign(std::move(cases));
-    m.members_.assign(std::move(members));
     std::vector<std::string> names, micro;
-    CaseRanks by_grid;
-    snapshot::fields(in, names, micro, by_grid);
+    read_part(open, 0, [&](snapshot::In& in) {
+        snapshot::fields(in, m.position_, m.recorded_at_, m.head_hash_, m.config_, grids, m.departments_, m.persons_, m.roots_, names, micro);
+    });
+    for (const auto& [key, g] : grids)
+        if (g.grid_id != key) throw snapshot::Error("snapshot: " + key + " is filed under another id");
+    m.grids_.assign(std::move(grids));
     if (names.empty() || !names.front().empty()) throw snapshot::Error("snapshot: the name table does not start with the empty name");
     for (std::size_t i = 1; i < names.size(); ++i)
         if (m.name_id(names[i]) != i) throw snapshot::Error("snapshot: the name table repeats " + names[i]);
@@ -112,29 +143,54 @@ Model load(snapshot::In& in) {
         if (!g || !g->boundary) throw snapshot::Error("snapshot: routed micro-grid " + id + " has no boundary");
         m.micro_index_.insert(id, *g->boundary);
     }
-    const auto refs = m.refs();
-    for (auto& [grid, ranks] : by_grid) {
-        auto& cases = m.cases_by_grid_.try_emplace(grid).first->cases;
-        cases.reserve(ranks.size());
-        for (const auto r : ranks) {
-            if (r >= refs.cases.size()) throw snapshot::Error("snapshot: grid " + grid + " lists an unknown case");
-            cases.push_back(refs.cases[r]);
-        }
-    }
-    m.stats_.load(in, refs);
 
+    // The two halves of the cases side by side (the members after the first), then joined.
     const auto names_size = m.names_.size(), types = events::event_types().size();
-    for (const Case* c : refs.cases) {
-        for (const auto& t : c->timeline)
-            if (t.actor >= names_size || t.dept >= names_size || t.type >= types)
-                throw snapshot::Error("snapshot: case " + c->case_id + " has a timeline entry out of range");
-        if (c->state == events::CaseState::open && c->rung == events::Rung::department && c->dept_id)
-            m.dept_queues_[*c->dept_id].emplace(std::pair{c->due_at, c->case_id}, c);
-    }
-    for (const auto& [id, member] : m.members_.map()) {
-        if (!member.residence_grid.empty()) m.residents_[member.residence_grid].emplace(id, &member);
-        if (!member.home_branch.empty()) m.branch_members_[member.home_branch].emplace(id, &member);
-    }
+    const auto read_cases = [&](std::size_t part, ById<Case>& half, std::vector<const Case*>& listed) {
+        read_part(open, part, [&](snapshot::In& in) { load_keyed(in, half, &Case::case_id, listed); });
+        for (const Case* c : listed)
+            for (const auto& t : c->timeline)
+                if (t.actor >= names_size || t.dept >= names_size || t.type >= types)
+                    throw snapshot::Error("snapshot: case " + c->case_id + " has a timeline entry out of range");
+    };
+    ById<Case> cases, later;
+    ById<Member> members;
+    StatsIndex::Refs refs;
+    std::vector<const Case*> later_listed;
+    side_by_side([&] { read_cases(2, later, later_listed); },
+                 [&] {
+                     read_cases(1, cases, refs.cases);
+                     read_part(open, 3, [&](snapshot::In& in) { load_keyed(in, members, &Member::member_id, refs.members); });
+                 });
+    if (!cases.empty() && !later.empty() && !(cases.rbegin()->first < later.begin()->first))
+        throw snapshot::Error("snapshot: the halves of the cases overlap");
+    refs.cases.insert(refs.cases.end(), later_listed.begin(), later_listed.end());
+
+    // The statistics beside the cases joined into one map (their nodes move, the cases stay put) and
+    // the indexes rebuilt from the entities.
+    side_by_side([&] { read_part(open, 5, [&](snapshot::In& in) { m.stats_.load(in, refs); }); },
+                 [&] {
+                     while (!later.empty()) cases.insert(cases.end(), later.extract(later.begin()));
+                     m.cases_.assign(std::move(cases));
+                     m.members_.assign(std::move(members));
+                     CaseRanks by_grid;
+                     read_part(open, 4, [&](snapshot::In& in) { snapshot::field(in, by_grid); });
+                     for (auto& [grid, ranks] : by_grid) {
+                         auto& listed = m.cases_by_grid_.try_emplace(grid).first->cases;
+                         listed.reserve(ranks.size());
+                         for (const auto r : ranks) {
+                             if (r >= refs.cases.size()) throw snapshot::Error("snapshot: grid " + grid + " lists an unknown case");
+                             listed.push_back(refs.cases[r]);
+                         }
+                     }
+                     for (const Case* c : refs.cases)
+                         if (c->state == events::CaseState::open && c->rung == events::Rung::department && c->dept_id)
+                             m.dept_queues_[*c->dept_id].emplace(std::pair{c->due_at, c->case_id}, c);
+                     for (const auto& [id, member] : m.members_.map()) {
+                         if (!member.residence_grid.empty()) m.residents_[member.residence_grid].emplace(id, &member);
+                         if (!member.home_branch.empty()) m.branch_members_[member.home_branch].emplace(id, &member);
+                     }
+                 });
     return m;
 }
 

@@ -33,7 +33,7 @@ namespace snapshot {
 
 // Bumped whenever a field is added, removed or reordered: an older snapshot is then ignored (the
 // engine folds the log instead) rather than misread.
-inline constexpr std::uint32_t format_version = 3;
+inline constexpr std::uint32_t format_version = 4;
 
 // Damaged or truncated bytes, or a model that does not hold together.
 struct Error : std::runtime_error {
@@ -134,6 +134,23 @@ template <class A, class B> struct is_pair<std::pair<A, B>> : std::true_type {};
 template <class T> struct is_array : std::false_type {};
 template <class T, std::size_t N> struct is_array<std::array<T, N>> : std::true_type {};
 
+template <class Ar, class T> void field(Ar& ar, T& x);
+
+// Reads a std::map written in key order, calling each(key, value) as each entry is read (entries
+// never move afterwards).
+template <class Map, class F> void read_map(In& in, Map& x, F&& each) {
+    x.clear();
+    for (std::size_t n = in.count(); n > 0; --n) {
+        typename Map::key_type k{};
+        field(in, k);
+        const std::size_t before = x.size();
+        const auto it = x.emplace_hint(x.end(), std::move(k), typename Map::mapped_type{});
+        if (x.size() == before || std::next(it) != x.end()) throw Error("snapshot: map keys out of order");
+        field(in, it->second);
+        each(it->first, it->second);
+    }
+}
+
 // One value in either direction. Structs provide `void io(Ar&, T&)` found by argument-dependent lookup.
 template <class Ar, class T> void field(Ar& ar, T& x) {
     if constexpr (std::is_same_v<T, bool>) {
@@ -191,15 +208,7 @@ template <class Ar, class T> void field(Ar& ar, T& x) {
                 field(ar, v);
             }
         } else {
-            x.clear();
-            for (std::size_t n = ar.count(); n > 0; --n) {
-                typename T::key_type k{};
-                field(ar, k);
-                const std::size_t before = x.size();
-                const auto it = x.emplace_hint(x.end(), std::move(k), typename T::mapped_type{});
-                if (x.size() == before || std::next(it) != x.end()) throw Error("snapshot: map keys out of order");
-                field(ar, it->second);
-            }
+            read_map(ar, x, [](const auto&, const auto&) {});
         }
     } else if constexpr (is_day_map<T>::value) { // as the std::map it stands for, keys checked the same way
         if constexpr (Ar::saving) {
@@ -233,9 +242,20 @@ template <class Ar, class... T> void fields(Ar& ar, T&... xs) { (field(ar, xs), 
 
 } // namespace snapshot
 
-// The whole model, and back. `load` throws snapshot::Error on bytes that do not decode; it does not
-// know which log they came from (the engine checks the position's hash first).
-void save(const Model& model, std::string& bytes);
-Model load(snapshot::In& in);
+namespace snapshot {
+// The model is saved in parts that load side by side on two threads: what the rest refers to (the
+// policy, the grids, the name table), the cases in two halves by id, the members, the cases per grid,
+// and the statistics index (which refers to cases and members by rank).
+inline constexpr std::size_t part_count = 6;
+using Parts = std::array<std::string, part_count>;
+// A reader over part i. Called once for each part, from the loading thread or a second one.
+using Opener = std::function<In(std::size_t part)>;
+} // namespace snapshot
+
+// The whole model, and back. `load` reads every part to its end and throws snapshot::Error on bytes
+// that do not decode (or whatever `open` or a reader's source throws); it does not know which log they
+// came from (the engine checks the position's hash first).
+void save(const Model& model, snapshot::Parts& parts);
+Model load(const snapshot::Opener& open);
 
 } // namespace gridloop::projections

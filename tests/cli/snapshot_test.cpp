@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
+#include <utility>
 #include <thread>
 
 namespace {
@@ -29,25 +31,28 @@ using nlohmann::json;
 using projections::Model;
 namespace fs = std::filesystem;
 
-std::string bytes_of(const Model& m) {
-    std::string b;
+using Parts = projections::snapshot::Parts;
+
+Parts bytes_of(const Model& m) {
+    Parts b;
     projections::save(m, b);
     return b;
 }
 
-Model reload(const std::string& bytes) {
-    std::size_t at = 0;
-    projections::snapshot::In in(
-        [&](char* buf, std::size_t n) {
-            n = std::min(n, bytes.size() - at);
-            std::memcpy(buf, bytes.data() + at, n);
-            at += n;
-            return n;
-        },
-        bytes.size());
-    Model m = projections::load(in);
-    REQUIRE(in.remaining() == 0);
-    return m;
+// Loads from parts in memory, each opened exactly once (perhaps on another thread: no REQUIRE there).
+Model reload(const Parts& parts) {
+    std::array<bool, Parts().size()> opened{};
+    return projections::load([&](std::size_t i) {
+        if (i >= parts.size() || std::exchange(opened[i], true)) throw std::logic_error("part " + std::to_string(i) + " opened twice or unknown");
+        return projections::snapshot::In(
+            [&bytes = parts[i], at = std::size_t(0)](char* buf, std::size_t n) mutable {
+                n = std::min(n, bytes.size() - at);
+                std::memcpy(buf, bytes.data() + at, n);
+                at += n;
+                return n;
+            },
+            parts[i].size());
+    });
 }
 
 // Everything a reader can be shown of a model at `now`: each case with its timeline, each grid's
@@ -122,9 +127,14 @@ TEST_SUITE("cli") {
         testing::TempDb db("snap-town");
         load_town(db.path());
         const Model folded = engine::fold(engine::StoreReader(db.path()));
-        const std::string bytes = bytes_of(folded);
+        const Parts bytes = bytes_of(folded);
         const Model loaded = reload(bytes);
         CHECK(bytes_of(loaded) == bytes);
+        Parts swapped = bytes, longer = bytes;
+        std::swap(swapped[1], swapped[2]);
+        CHECK_THROWS_WITH_AS(reload(swapped), "snapshot: the halves of the cases overlap", projections::snapshot::Error);
+        longer[4].push_back('\0');
+        CHECK_THROWS_WITH_AS(reload(longer), "snapshot: part 4 has bytes left over", projections::snapshot::Error);
         for (const auto later : {std::chrono::hours(0), std::chrono::hours(24 * 61 + 3)}) {
             const Instant now = folded.recorded_at() + later;
             const json a = views(folded, now), b = views(loaded, now);
@@ -170,7 +180,7 @@ TEST_SUITE("cli") {
         engine::StoreReader store(db.path());
         const std::int64_t head = store.head().position;
         const Model whole = engine::fold(store);
-        const std::string whole_bytes = bytes_of(whole);
+        const Parts whole_bytes = bytes_of(whole);
         const json whole_views = views(whole, whole.recorded_at());
         for (const std::int64_t p : {std::int64_t{1}, head / 3, head * 2 / 3, head - 1, head}) {
             CAPTURE(p);
@@ -218,6 +228,11 @@ TEST_SUITE("cli") {
         fs::remove(newer);
         patch(snapshot_at(db.path(), head - 100), 16, std::string("\x63\x00\x00\x00", 4));
         started("format 99", head / 2);
+        fs::remove(newer);
+
+        // Damage in the table of parts, just past the 132-byte header.
+        patch(snapshot_at(db.path(), head - 100), 132 + 4 + 2, "\x7f");
+        started("its table of parts does not match its SHA-256", head / 2);
         fs::remove(newer);
 
         // A snapshot of another log (the sample town) at a position this log has: its hash differs.
