@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -100,6 +101,37 @@ public:
 private:
     ById<T> map_;
     IdIndex<T, Id> index_;
+};
+
+// Each pointer's place in a list of distinct pointers (a snapshot refers to cases and members by
+// their rank in id order): open addressing with Fibonacci hashing, a cache miss or so a lookup.
+template <class T> class RankOf {
+public:
+    explicit RankOf(const std::vector<const T*>& listed)
+        : shift_(64 - std::bit_width(std::max<std::size_t>(2 * listed.size(), 16) - 1)),
+          slots_(std::size_t(1) << (64 - shift_), Slot{nullptr, 0}) {
+        for (std::size_t i = 0; i < listed.size(); ++i) slots_[slot(listed[i])] = Slot{listed[i], static_cast<std::uint32_t>(i)};
+    }
+    // Throws std::out_of_range for a pointer not listed.
+    std::uint32_t at(const T* p) const {
+        const Slot& s = slots_[slot(p)];
+        if (s.p != p || !p) throw std::out_of_range("RankOf: not listed");
+        return s.rank;
+    }
+
+private:
+    struct Slot {
+        const T* p;
+        std::uint32_t rank;
+    };
+    std::size_t slot(const T* p) const {
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(p) * 0x9E3779B97F4A7C15ull) >> shift_);
+        while (slots_[i].p && slots_[i].p != p) i = (i + 1) & mask;
+        return i;
+    }
+    int shift_;
+    std::vector<Slot> slots_;
 };
 
 } // namespace gridloop::projections

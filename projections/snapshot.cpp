@@ -3,6 +3,7 @@
 // queues, the routing R-tree) are rebuilt from the entities on load, in the order the fold built them.
 #include "projections/snapshot.hpp"
 
+#include "projections/id_index.hpp"
 #include "projections/model.hpp"
 #include "projections/side_by_side.hpp"
 
@@ -10,7 +11,6 @@
 #include <functional>
 #include <iterator>
 #include <map>
-#include <unordered_map>
 
 namespace gridloop::projections {
 
@@ -101,21 +101,19 @@ void save(const Model& model, snapshot::Parts& parts) {
     const auto middle = std::next(cases.begin(), static_cast<std::ptrdiff_t>(cases.size() / 2));
     side_by_side(
         [&] {
-            snapshot::Out second_half(parts[2]), stats(parts[5]);
-            save_entries(second_half, middle, cases.end());
+            snapshot::Out stats(parts[5]);
             m.stats_.save(stats, refs);
         },
         [&] {
-            snapshot::Out head(parts[0]), first_half(parts[1]), members(parts[3]), by_grid_out(parts[4]);
+            snapshot::Out head(parts[0]), first_half(parts[1]), second_half(parts[2]), members(parts[3]), by_grid_out(parts[4]);
             std::vector<std::string> names, micro = m.micro_index_.grid_ids();
             for (const auto& name : m.names_) names.push_back(name.text);
             snapshot::fields(head, m.position_, m.recorded_at_, m.head_hash_, m.config_, const_cast<ById<Grid>&>(m.grids_.map()),
                              m.departments_, m.persons_, m.roots_, names, micro);
             save_entries(first_half, cases.begin(), middle);
+            save_entries(second_half, middle, cases.end());
             snapshot::field(members, const_cast<ById<Member>&>(m.members_.map()));
-            std::unordered_map<const Case*, std::uint32_t> rank;
-            rank.reserve(refs.cases.size());
-            for (std::size_t i = 0; i < refs.cases.size(); ++i) rank.emplace(refs.cases[i], static_cast<std::uint32_t>(i));
+            const RankOf<Case> rank(refs.cases);
             CaseRanks by_grid;
             for (const auto& [grid, listed] : m.cases_by_grid_.map()) {
                 auto& ranks = by_grid[grid];

@@ -648,12 +648,6 @@ void io(auto& ar, SortedBlocks& s) {
 } // namespace snapshot
 
 namespace {
-template <class T> std::unordered_map<const T*, std::int64_t> ranks(const std::vector<const T*>& v) {
-    std::unordered_map<const T*, std::int64_t> r;
-    r.reserve(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) r.emplace(v[i], static_cast<std::int64_t>(i));
-    return r;
-}
 template <class T> const T* at_rank(const std::vector<const T*>& v, std::int64_t rank) {
     if (rank < 0 || static_cast<std::size_t>(rank) >= v.size()) throw snapshot::Error("snapshot: statistics refer to an unknown entity");
     return v[static_cast<std::size_t>(rank)];
@@ -661,8 +655,8 @@ template <class T> const T* at_rank(const std::vector<const T*>& v, std::int64_t
 } // namespace
 
 void StatsIndex::save(snapshot::Out& out, const Refs& refs) const {
-    const auto case_rank = ranks(refs.cases);
-    const auto member_rank = ranks(refs.members);
+    const RankOf<Case> case_rank(refs.cases);
+    const RankOf<Member> member_rank(refs.members);
     std::unordered_map<const Node*, std::string> id_of;
     for (const auto& [id, n] : impl_->nodes) id_of.emplace(&n, id);
     out.varint(impl_->nodes.size());
