@@ -66,6 +66,7 @@ Response ok_json(const json& j, int status = 200) {
     Response r;
     r.status = status;
     r.body = dump(j);
+    if (status == 503) r.headers.emplace_back("Retry-After", storage_retry_after);
     return r;
 }
 
@@ -138,6 +139,7 @@ Response problem(int status, const std::string& detail, const std::string& insta
     r.status = status;
     r.content_type = "application/problem+json";
     r.body = dump(j);
+    if (status == 503) r.headers.emplace_back("Retry-After", storage_retry_after);
     return r;
 }
 

@@ -160,7 +160,9 @@ Response failure(Format f, const Error& e) {
     error["description"] = e.message;
     ordered_json errors = ordered_json::array();
     errors.push_back(std::move(error));
-    return render(f, code, "errors", errors);
+    Response r = render(f, code, "errors", errors);
+    if (code == 503) r.headers.emplace_back("Retry-After", storage_retry_after);
+    return r;
 }
 
 template <class T> ordered_json or_null(const std::optional<T>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }

@@ -34,7 +34,7 @@ std::vector<Endpoint> endpoints() {
          {{201, "appended: the envelope, or {\"events\": [envelopes]}"}, {200, "a retry of events already stored: the original envelopes"},
           {400, "not JSON, a field missing or of the wrong type"}, {401, "no or bad token"}, {403, "outside the token's role or scope"},
           {409, "version conflict, event_id reused with other content, or a transition the case does not accept"},
-          {413, "body over 1 MiB or too many events"}, {422, "well-formed but invalid"}, {503, "the log cannot be written"}},
+          {413, "body over 1 MiB or too many events"}, {422, "well-formed but invalid"}, {503, "the log cannot be written (Retry-After: 5; retry with the same event_id)"}},
          "PostBody"},
         {"get", "/v1/events", "Envelopes in position order (Accept: application/x-ndjson streams them)",
          {{"after", "query", "integer", "start after this position"}, limit, as_of}, {{200, "{events, next_after, head}"}}},

@@ -136,6 +136,13 @@ TEST_CASE("routing: unknown paths are 404, known paths with another method 405 w
     check_problem(f.get("/v1/cases?grid=%4"), 400);
 }
 
+TEST_CASE("problems: a 503 asks clients to retry after 5 s, other refusals carry no Retry-After") {
+    const auto unavailable = http::problem(503, "the event log is read-only");
+    REQUIRE(unavailable.headers.size() == 1);
+    CHECK(unavailable.headers[0] == std::pair<std::string, std::string>("Retry-After", "5"));
+    for (const int status : {400, 404, 409, 413, 422}) CHECK(http::problem(status, "no").headers.empty());
+}
+
 TEST_CASE("auth: 401 with WWW-Authenticate without a valid bearer token and open endpoints need none") {
     ApiFixture f;
     for (const std::string& target : std::vector<std::string>{"/v1/cases", "/v1/events", "/v1/audit/head", "/v1/grids/t/stats"}) {

@@ -106,8 +106,8 @@ class Server:
 
 
 class Response:
-    def __init__(self, status, content_type, body):
-        self.status, self.content_type, self.body = status, content_type or "", body
+    def __init__(self, status, content_type, body, retry_after=None):
+        self.status, self.content_type, self.body, self.retry_after = status, content_type or "", body, retry_after
 
     def json(self):
         return json.loads(self.body)
@@ -130,7 +130,7 @@ def request(port, method, path, body=None, token=ADMIN, timeout=10, headers=None
             h["Content-Type"] = "application/json"
         conn.request(method, path, body=data.encode() if isinstance(data, str) else data, headers=h)
         r = conn.getresponse()
-        return Response(r.status, r.getheader("Content-Type"), r.read().decode("utf-8", "replace"))
+        return Response(r.status, r.getheader("Content-Type"), r.read().decode("utf-8", "replace"), r.getheader("Retry-After"))
     except (OSError, http.client.HTTPException):
         return None
     finally:

@@ -27,6 +27,8 @@ def problem(r, status, *words):
     assert r is not None, "no answer"
     assert r.status == status, f"expected {status}, got {r}"
     assert r.content_type.startswith("application/problem+json"), r.content_type
+    if status == 503:
+        assert r.retry_after == "5", f"a 503 without Retry-After: 5 ({r.retry_after!r})"
     detail = r.json()["detail"]
     for w in words:
         assert w in detail, f"{w!r} is not in {detail!r}"
