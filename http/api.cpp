@@ -11,7 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
+#include <optional>
 #include <iterator>
 #include <list>
 
@@ -66,7 +68,7 @@ Response ok_json(const json& j, int status = 200) {
     Response r;
     r.status = status;
     r.body = dump(j);
-    if (status == 503) r.headers.emplace_back("Retry-After", storage_retry_after);
+    if (status == 503) r.headers.emplace_back("Retry-After", retry_after_503);
     return r;
 }
 
@@ -139,7 +141,7 @@ Response problem(int status, const std::string& detail, const std::string& insta
     r.status = status;
     r.content_type = "application/problem+json";
     r.body = dump(j);
-    if (status == 503) r.headers.emplace_back("Retry-After", storage_retry_after);
+    if (status == 503) r.headers.emplace_back("Retry-After", retry_after_503);
     return r;
 }
 
@@ -239,10 +241,14 @@ struct Api::Impl {
     static const std::vector<Route>& route_table();
     const std::vector<Route>& routes = route_table();
 
-    // Past models for as_of, most recent use first.
+    // Past models for as_of, most recent use first. One is folded at a time: at 10M events a model
+    // is 2 GB and seconds of both cores, so concurrent folds could exhaust memory. A request for the
+    // position being folded waits for it; one for another position is answered 503 (retry).
     std::mutex cache_mutex;
     using Cached = std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>>; // past models by position
     Cached cache; // newest first
+    std::optional<std::pair<std::int64_t, std::shared_future<std::shared_ptr<const Model>>>> folding; // the fold under way
+    std::atomic<std::uint64_t> as_of_folds{0}, as_of_busy{0};
 
     Impl(engine::Engine& e, Api& a, Options o) : engine(e), api(a), options(o) {}
 
@@ -384,23 +390,52 @@ struct Api::Impl {
             return false;
         }
         v.past = past_model(*as_of, v.evicted);
+        if (!v.past) {
+            c.done(problem(503, "another as_of view is being folded from the log; retry in a few seconds", c.path));
+            return false;
+        }
         v.now = v.past->recorded_at();
         out = v;
         return true;
     }
 
+    // The model at `position`: cached, folded by another request (waited for), or folded here;
+    // nullptr while another position is being folded. A failed fold throws here and in its waiters.
     std::shared_ptr<const Model> past_model(std::int64_t position, Cached& evicted) {
+        std::promise<std::shared_ptr<const Model>> promise;
         {
-            std::lock_guard lock(cache_mutex);
+            std::unique_lock lock(cache_mutex);
             for (auto it = cache.begin(); it != cache.end(); ++it)
                 if (it->first == position) {
                     cache.splice(cache.begin(), cache, it);
                     return it->second;
                 }
+            if (folding) {
+                if (folding->first != position) {
+                    ++as_of_busy;
+                    return nullptr;
+                }
+                const auto pending = folding->second;
+                lock.unlock();
+                return pending.get();
+            }
+            folding.emplace(position, promise.get_future().share());
+            ++as_of_folds;
         }
-        auto model = std::make_shared<const Model>(engine.model_at(position));
+        std::shared_ptr<const Model> model;
+        try {
+            model = std::make_shared<const Model>(engine.model_at(position));
+        } catch (...) {
+            {
+                std::lock_guard lock(cache_mutex);
+                folding.reset();
+            }
+            promise.set_exception(std::current_exception());
+            throw;
+        }
         {
             std::lock_guard lock(cache_mutex);
+            folding.reset();
             cache.emplace_front(position, model);
             std::size_t cases = 0, kept = 0;
             for (const auto& [_, m] : cache) {
@@ -410,6 +445,7 @@ struct Api::Impl {
             }
             evicted.splice(evicted.end(), cache, std::next(cache.begin(), static_cast<std::ptrdiff_t>(kept)), cache.end());
         }
+        promise.set_value(model);
         return model;
     }
 
@@ -750,6 +786,8 @@ void Api::Impl::metrics(Ctx& c) {
     gauge("gridloop_connections", "gauge", "Open HTTP connections.", api.stats_.connections.load());
     gauge("gridloop_refused_connections_total", "counter", "Connections refused over the cap.", api.stats_.refused_connections.load());
     gauge("gridloop_head_position", "gauge", "Position of the last committed event.", engine.head().position);
+    gauge("gridloop_as_of_folds_total", "counter", "Past models folded for as_of (one at a time).", as_of_folds.load());
+    gauge("gridloop_as_of_busy_total", "counter", "as_of requests answered 503 while another position was being folded.", as_of_busy.load());
     Response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = std::move(out);

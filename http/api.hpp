@@ -80,11 +80,11 @@ private:
 };
 
 // A problem+json response (RFC 9457).
-// A 503 (the log cannot be read or written) carries `Retry-After: 5`.
+// A 503 (the log cannot be read or written, or a past view is being folded) carries `Retry-After: 5`.
 Response problem(int status, const std::string& detail, const std::string& instance = {});
-// The Retry-After of a 503 for storage: an operator may have to act (a full disk), and every retry
-// with the same event_id is safe, so clients are asked to wait a few seconds.
-inline constexpr const char* storage_retry_after = "5";
+// The Retry-After of those 503s: a full disk may need an operator, a fold takes seconds, and every
+// retry with the same event_id is safe, so clients are asked to wait a few seconds.
+inline constexpr const char* retry_after_503 = "5";
 int status_of(events::errc code);
 
 // Splits "a=1&b=x%20y" into decoded pairs; nullopt when percent-encoding is malformed.

@@ -161,7 +161,7 @@ Response failure(Format f, const Error& e) {
     ordered_json errors = ordered_json::array();
     errors.push_back(std::move(error));
     Response r = render(f, code, "errors", errors);
-    if (code == 503) r.headers.emplace_back("Retry-After", storage_retry_after);
+    if (code == 503) r.headers.emplace_back("Retry-After", retry_after_503);
     return r;
 }
 

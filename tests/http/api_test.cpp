@@ -660,6 +660,58 @@ TEST_CASE("the OpenAPI document lists exactly the routes the router serves") {
     for (const auto& x : documented) CHECK_MESSAGE(routed.count(x), "documented but not routed " << x);
 }
 
+// A counter's value in /metrics.
+std::int64_t metric(ApiFixture& f, const std::string& name) {
+    const std::string m = f.get("/metrics", "").body;
+    const auto at = m.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stoll(m.substr(at + name.size() + 2));
+}
+
+TEST_CASE("as_of: one past model is folded at a time; the same position is folded once for all who ask") {
+    ApiFixture f;
+    for (int batch = 0; batch < 20; ++batch) { // enough events that a fold takes a while
+        json events = json::array();
+        for (int i = 0; i < 1000; ++i) events.push_back(report("k" + std::to_string(batch * 1000 + i), i % 2 ? "m1" : "m2"));
+        REQUIRE(f.post(json{{"events", events}}).status == 201);
+    }
+    const std::int64_t head = f.head();
+
+    // Six requests at once for one position: one fold, six equal answers.
+    const std::int64_t folds = metric(f, "gridloop_as_of_folds_total");
+    const std::string target = "/v1/grids/t/stats?as_of=" + std::to_string(head - 7);
+    std::vector<std::future<http::Response>> same;
+    for (int i = 0; i < 6; ++i) same.push_back(std::async(std::launch::async, [&] { return f.get(target); }));
+    std::set<std::string> bodies;
+    for (auto& r : same) {
+        const auto answer = r.get();
+        CHECK(answer.status == 200);
+        bodies.insert(answer.body);
+    }
+    CHECK(bodies.size() == 1);
+    CHECK(metric(f, "gridloop_as_of_folds_total") == folds + 1);
+
+    // Another position while a fold is under way: 503 with Retry-After, nothing folded for it.
+    int busy = 0;
+    for (std::int64_t p = head - 100; p > head - 120 && busy == 0; --p) {
+        const std::int64_t before = metric(f, "gridloop_as_of_folds_total");
+        auto first = std::async(std::launch::async, [&] { return f.get("/v1/grids/t/stats?as_of=" + std::to_string(p)); });
+        while (metric(f, "gridloop_as_of_folds_total") == before && first.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {}
+        const auto other = f.get("/v1/grids/t/stats?as_of=" + std::to_string(p - 50));
+        if (other.status == 503) {
+            ++busy;
+            check_problem(other, 503, "being folded");
+            REQUIRE(other.headers.size() == 1);
+            CHECK(other.headers[0] == std::pair<std::string, std::string>("Retry-After", "5"));
+        } else {
+            CHECK(other.status == 200); // the first fold was over before it asked
+        }
+        CHECK(first.get().status == 200);
+    }
+    CHECK(busy == 1);
+    CHECK(metric(f, "gridloop_as_of_busy_total") == 1);
+}
+
 TEST_CASE("/metrics: requests by route and status, batch sizes, commit latency, subscribers, head") {
     ApiFixture f;
     REQUIRE(f.post(json{{"events", json::array({report("a"), report("b"), report("c")})}}).status == 201);
