@@ -24,7 +24,7 @@ struct Endpoint {
     bool open311 = false;       // JSON or XML as the path says; errors are [{code, description}]
 };
 
-const Param as_of{"as_of", "query", "integer", "answer from positions 1..P alone, the clock read as the recorded_at of P"};
+const Param as_of{"as_of", "query", "integer", "answer from positions 1..P alone, the clock read as the recorded_at of P (a projection view answers 503 with Retry-After while another past position is being folded)"};
 const Param limit{"limit", "query", "integer", "page size"};
 const Param cursor{"cursor", "query", "string", "next_cursor of the previous page"};
 
