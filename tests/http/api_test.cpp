@@ -668,7 +668,7 @@ std::int64_t metric(ApiFixture& f, const std::string& name) {
     return std::stoll(m.substr(at + name.size() + 2));
 }
 
-TEST_CASE("as_of: one past model is folded at a time; the same position is folded once for all who ask") {
+TEST_CASE("as_of: one past model is folded at a time, and the same position once for all who ask") {
     ApiFixture f;
     for (int batch = 0; batch < 20; ++batch) { // enough events that a fold takes a while
         json events = json::array();
