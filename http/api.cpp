@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
-#include <optional>
 #include <iterator>
 #include <list>
+#include <optional>
 
 namespace gridloop::http {
 
@@ -68,7 +68,6 @@ Response ok_json(const json& j, int status = 200) {
     Response r;
     r.status = status;
     r.body = dump(j);
-    if (status == 503) r.headers.emplace_back("Retry-After", retry_after_503);
     return r;
 }
 
