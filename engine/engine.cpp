@@ -268,6 +268,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     std::vector<bool> wrote(group.size(), false);
     std::int64_t next = model_.position() + 1;
     std::string prev = model_.position() ? model_.head_hash() : zero_hash();
+    known_ids_.load(path_); // the first time: the ids already stored are read on a thread of their own
 
     for (std::size_t r = 0; r < group.size(); ++r) {
         const Submission& req = group[r].s;
@@ -295,8 +296,9 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             if (p.event_id) {
                 std::optional<RawEnvelope> original;
                 if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = rows[it->second];
-                else
+                else if (known_ids_.may_contain(*p.event_id)) // almost every new id is answered here, without the log
                     try {
+                        ++stats_.id_lookups;
                         original = store_.by_event_id(*p.event_id);
                     } catch (const StoreError& e) {
                         error = storage_error(e); // the request fails whole, as when its commit fails
@@ -362,6 +364,7 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     if (accepted.empty()) return results;
 
     const auto started = std::chrono::steady_clock::now();
+    for (const auto& row : rows) known_ids_.add(row.event_id); // before: a failed commit may still have reached the disk
     try {
         store_.append(rows);
     } catch (const StoreError& e) {
@@ -431,6 +434,7 @@ Result<std::int64_t> Engine::import_envelopes(std::span<const RawEnvelope> batch
         rows.push_back(raw);
     }
     if (rows.empty()) return std::int64_t{0};
+    for (const auto& row : rows) known_ids_.add(row.event_id);
     try {
         store_.append(rows);
     } catch (const StoreError& e) {

@@ -5,6 +5,7 @@
 #include "engine/clock.hpp"
 #include "engine/decide.hpp"
 #include "engine/histogram.hpp"
+#include "engine/known_ids.hpp"
 #include "engine/snapshots.hpp"
 #include "engine/store.hpp"
 #include "events/envelope.hpp"
@@ -49,6 +50,7 @@ struct WriterStats {
     Histogram<10> commit_seconds{{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 2}};
     Histogram<8> batch_events{{1, 2, 5, 10, 50, 100, 1000, 10000}};
     std::atomic<std::uint64_t> refused{0}, storage_failures{0};
+    std::atomic<std::uint64_t> id_lookups{0}; // retry checks that had to read the log (the id may be in it)
     std::atomic<std::uint64_t> snapshots{0}, snapshot_failures{0};
 };
 
@@ -138,6 +140,7 @@ private:
     projections::Model model_;
     mutable std::shared_mutex model_mutex_;
     std::mutex write_mutex_; // one writer at a time: the writer thread or a synchronous append
+    KnownIds known_ids_;     // the writer's, under write_mutex_
 
     std::mutex queue_mutex_;
     std::condition_variable queue_cv_;

@@ -387,6 +387,16 @@ std::optional<RawEnvelope> StoreReader::by_event_id(std::string_view event_id) c
     });
 }
 
+void StoreReader::each_event_id(const std::function<bool(std::string_view)>& f) const {
+    auto& s = *impl_;
+    guarded(s.path, "each_event_id", [&] {
+        sqlite::Statement st(s.db, "SELECT event_id FROM events", false); // a scan of the covering unique index
+        sqlite::ResetGuard reset(st);
+        while (st.step())
+            if (!f(st.text(0))) break;
+    });
+}
+
 std::optional<RawEnvelope> StoreReader::at(std::int64_t position) const {
     auto& s = *impl_;
     return guarded(s.path, "at", [&] { return s.one(s.at_q, at_sql, [&](sqlite::Statement& st) { st.bind(1, position); }); });

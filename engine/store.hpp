@@ -72,6 +72,9 @@ public:
     Head head() const;
     std::optional<events::RawEnvelope> by_event_id(std::string_view event_id) const;
     std::optional<events::RawEnvelope> at(std::int64_t position) const;
+    // Every event_id of the log, in no particular order (the unique index's), as the log was when the
+    // first one was read; stops early when f returns false. The view is valid only during f.
+    void each_event_id(const std::function<bool(std::string_view)>& f) const;
     // Positions in (after, last] in ascending order; stops early when f returns false. The envelope
     // passed to f is reused for the next row: copy it to keep it.
     void scan(std::int64_t after, std::int64_t last, const std::function<bool(const events::RawEnvelope&)>& f) const;

@@ -777,6 +777,8 @@ void Api::Impl::metrics(Ctx& c) {
     };
     gauge("gridloop_refused_events_total", "counter", "Requests refused by decide.", s.refused.load());
     gauge("gridloop_storage_failures_total", "counter", "Commits that failed in storage.", s.storage_failures.load());
+    gauge("gridloop_event_id_lookups_total", "counter",
+          "Retry checks that read the log because the event_id may be in it (the others were answered from memory).", s.id_lookups.load());
     gauge("gridloop_snapshots_total", "counter", "Snapshots of the read model taken since start.", s.snapshots.load());
     gauge("gridloop_snapshot_failures_total", "counter", "Snapshots that could not be taken (the log is unaffected).", s.snapshot_failures.load());
     gauge("gridloop_started_from_position", "gauge", "Position of the snapshot the model started from (0: the whole log was folded).",
