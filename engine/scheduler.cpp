@@ -23,9 +23,12 @@ constexpr std::chrono::seconds max_sleep{30};
 constexpr std::chrono::seconds retry_delay{1};
 constexpr std::size_t max_refusals = 100;
 
+using Queue = std::set<std::pair<Instant, std::string>>; // open cases by (due_at, case_id)
+
 struct Entry {
     Instant due;
     std::int64_t version = 0;
+    Queue::iterator at; // its place in the queue
 };
 
 // What the writer needs to know about one due case, read from the model in one go.
@@ -54,7 +57,7 @@ std::optional<Seen> seen_of(const Case* c) {
 struct Scheduler::State {
     mutable std::mutex mutex;
     std::condition_variable cv;
-    std::set<std::pair<Instant, std::string>> queue; // open cases by (due_at, case_id)
+    Queue queue;
     std::unordered_map<std::string, Entry> by_case;  // the entry of each case in `queue`
     std::deque<std::string> refusals;
     bool woken = false, stopping = false;
@@ -67,13 +70,17 @@ struct Scheduler::State {
     // Takes the case as the model shows it now. Returns whether the earliest due changed.
     bool update(const std::string& id, const std::optional<Seen>& c) {
         const auto before = earliest();
+        const bool open = c && c->open;
         if (auto it = by_case.find(id); it != by_case.end()) {
-            queue.erase({it->second.due, id});
-            by_case.erase(it);
-        }
-        if (c && c->open) {
-            queue.emplace(c->due, id);
-            by_case.emplace(id, Entry{c->due, c->version});
+            if (open && it->second.due == c->due) { // most events leave a case where it is in the queue
+                it->second.version = c->version;
+                return false;
+            }
+            queue.erase(it->second.at);
+            if (open) it->second = Entry{c->due, c->version, queue.emplace(c->due, id).first};
+            else by_case.erase(it);
+        } else if (open) {
+            by_case.emplace(id, Entry{c->due, c->version, queue.emplace(c->due, id).first});
         }
         return earliest() != before;
     }
@@ -130,21 +137,17 @@ Scheduler::Scheduler(Engine& engine) : engine_(engine), state_(std::make_shared<
     engine_.on_commit([weak, &engine](const std::vector<Envelope>& committed, const std::vector<RawEnvelope>&) {
         auto state = weak.lock();
         if (!state) return; // the scheduler is gone; its observer stays registered and idle
-        std::vector<std::string> ids;
-        for (const auto& env : committed)
-            if (const std::string* id = case_id_of(env.event)) ids.push_back(*id);
-        if (ids.empty()) return;
-        std::sort(ids.begin(), ids.end());
-        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-        std::vector<std::optional<Seen>> now;
-        now.reserve(ids.size());
+        // Each case as the commit left it (a case met twice is updated twice, to the same).
+        std::vector<std::pair<const std::string*, std::optional<Seen>>> seen;
         engine.read([&](const projections::Model& m) {
-            for (const auto& id : ids) now.push_back(seen_of(m.find_case(id)));
+            for (const auto& env : committed)
+                if (const std::string* id = case_id_of(env.event)) seen.emplace_back(id, seen_of(m.find_case(*id)));
         });
+        if (seen.empty()) return;
         bool changed = false;
         {
             std::lock_guard lock(state->mutex);
-            for (std::size_t i = 0; i < ids.size(); ++i) changed |= state->update(ids[i], now[i]);
+            for (const auto& [id, c] : seen) changed |= state->update(*id, c);
             if (changed) state->woken = true;
         }
         if (changed) state->cv.notify_all();
