@@ -5,6 +5,8 @@
 #include "events/envelope.hpp"
 #include "projections/model.hpp"
 
+#include <functional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 
@@ -48,12 +50,16 @@ public:
     void merge_into(View& parent);
 
 private:
-    template <class T> using Layer = std::unordered_map<std::string, T>;
+    struct IdHash { // heterogeneous: a lookup by string_view builds no string
+        using is_transparent = void;
+        std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+    };
+    template <class T> using Layer = std::unordered_map<std::string, T, IdHash, std::equal_to<>>;
     template <class T>
     const T* lookup(Layer<T> View::*layer, const T* (projections::Model::*base)(std::string_view) const, std::string_view id) const {
         for (const View* v = this; v; v = v->parent_) {
             const auto& l = v->*layer;
-            if (auto it = l.find(std::string(id)); it != l.end()) return &it->second;
+            if (auto it = l.find(id); it != l.end()) return &it->second;
         }
         return (model_.*base)(id);
     }
