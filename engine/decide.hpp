@@ -48,6 +48,8 @@ public:
     void apply(const events::Envelope& e);
     // Moves this layer's entities into `parent` (which must be this view's parent).
     void merge_into(View& parent);
+    // Reads that miss this layer go to the model from now on: the parent's changes are in it.
+    void detach() { parent_ = nullptr; }
 
 private:
     struct IdHash { // heterogeneous: a lookup by string_view builds no string

@@ -227,14 +227,14 @@ void Engine::writer_loop() {
                 queue_.pop_front();
             }
         }
-        std::vector<Result<Appended>> results = [&] {
-            std::lock_guard lock(write_mutex_);
-            return process(group);
-        }();
-        // The answers are given on the completion thread: the writer goes on with the next group.
+        // The group is applied and answered on the completion thread: the writer goes on to decide
+        // and commit the next one meanwhile, seeing this one through the pending views.
         {
-            std::lock_guard lock(completion_mutex_);
-            completions_.push_back(Completion{std::move(group), std::move(results)});
+            std::lock_guard lock(write_mutex_);
+            Outcome outcome = commit(group);
+            std::lock_guard queue(completion_mutex_);
+            completions_.push_back(Completion{std::move(group), std::move(outcome)});
+            ++committed_groups_;
         }
         completion_cv_.notify_one();
     }
@@ -248,33 +248,61 @@ void Engine::completion_loop() {
         Completion c = std::move(completions_.front());
         completions_.pop_front();
         lock.unlock();
+        finish(c.outcome);
+        lock.lock();
+        ++applied_groups_;
+        applied_cv_.notify_all();
+        lock.unlock();
         for (std::size_t i = 0; i < c.group.size(); ++i)
-            if (c.group[i].done) c.group[i].done(std::move(c.results[i]));
+            if (c.group[i].done) c.group[i].done(std::move(c.outcome.results[i]));
         c = {}; // the requests are released here too, not on the writer thread
         lock.lock();
     }
 }
 
+void Engine::drain() {
+    std::unique_lock lock(completion_mutex_);
+    applied_cv_.wait(lock, [this] { return applied_groups_ == committed_groups_; });
+}
+
 std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
-    std::vector<Result<Appended>> results;
+    drain(); // the caller holds write_mutex_: nothing is committed meanwhile, so the model stays as it is
+    Outcome outcome = commit(group);
+    finish(outcome);
+    return std::move(outcome.results);
+}
+
+void Engine::finish(Outcome& o) {
+    if (o.accepted.empty()) return;
+    publish(o.accepted, o.rows);
+    for (std::size_t k = 0; k < o.rows.size(); ++k) o.results[o.slots[k].first]->envelopes[o.slots[k].second] = std::move(o.rows[k]);
+}
+
+Engine::Outcome Engine::commit(std::vector<Request>& group) {
+    Outcome o;
+    auto& [results, accepted, rows, slots] = o;
     results.reserve(group.size());
     const Instant clock_now = clock_.now();
-    Instant last = model_.recorded_at();
-    View group_view(model_);
-    std::vector<Envelope> accepted;                      // every new envelope of the group, in position order
-    std::vector<RawEnvelope> rows;                       // the same as stored
-    std::vector<std::pair<std::size_t, std::size_t>> slots; // where each row goes in the results: (request, envelope)
+    // Decided against the model as applied so far and, above it, the views of the groups committed
+    // but not applied yet (the completion thread applies them under the exclusive lock meanwhile).
+    std::shared_lock model_lock(model_mutex_);
+    while (!pending_.empty() && pending_.front().position <= model_.position()) {
+        pending_.pop_front();
+        if (!pending_.empty()) pending_.front().view->detach(); // reads fall through to the model from now on
+    }
+    Instant last = pending_.empty() ? model_.recorded_at() : pending_.back().recorded_at;
+    auto group_view = std::make_unique<View>(model_, pending_.empty() ? nullptr : pending_.back().view.get());
     std::unordered_map<std::string, std::size_t> by_id;  // event_id → index in accepted
     std::vector<bool> wrote(group.size(), false);
-    std::int64_t next = model_.position() + 1;
-    std::string prev = model_.position() ? model_.head_hash() : zero_hash();
+    std::int64_t next = (pending_.empty() ? model_.position() : pending_.back().position) + 1;
+    std::string prev = !pending_.empty() ? pending_.back().hash : model_.position() ? model_.head_hash() : zero_hash();
     known_ids_.load(path_); // the first time: the ids already stored are read on a thread of their own
 
     for (std::size_t r = 0; r < group.size(); ++r) {
         const Submission& req = group[r].s;
         std::vector<std::string>& data = group[r].data;
         const Instant now = std::max(req.at.value_or(clock_now), last); // recorded_at never decreases
-        View tx(model_, &group_view);
+        View tx(model_, group_view.get());
         Appended out;
         std::optional<Error> error;
         const std::size_t first_new = accepted.size();
@@ -355,13 +383,14 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
             if (error->code != errc::unavailable) ++stats_.refused; // a store that cannot be read refuses nothing
             results.emplace_back(std::move(*error));
         } else {
-            tx.merge_into(group_view);
+            tx.merge_into(*group_view);
             if (out.created) last = now;
             wrote[r] = out.created;
             results.emplace_back(std::move(out));
         }
     }
-    if (accepted.empty()) return results;
+    model_lock.unlock();
+    if (accepted.empty()) return o;
 
     const auto started = std::chrono::steady_clock::now();
     for (const auto& row : rows) known_ids_.add(row.event_id); // before: a failed commit may still have reached the disk
@@ -371,13 +400,15 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
         ++stats_.storage_failures;
         for (std::size_t r = 0; r < group.size(); ++r)
             if (wrote[r]) results[r] = storage_error(e);
-        return results;
+        accepted.clear();
+        rows.clear();
+        slots.clear();
+        return o;
     }
     stats_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     stats_.batch_events.observe(static_cast<double>(rows.size()));
-    publish(accepted, rows);
-    for (std::size_t k = 0; k < rows.size(); ++k) results[slots[k].first]->envelopes[slots[k].second] = std::move(rows[k]);
-    return results;
+    pending_.push_back(Pending{rows.back().position, rows.back().hash, accepted.back().recorded_at, std::move(group_view)});
+    return o;
 }
 
 void Engine::publish(const std::vector<Envelope>& committed, const std::vector<RawEnvelope>& rows) {
@@ -385,7 +416,8 @@ void Engine::publish(const std::vector<Envelope>& committed, const std::vector<R
         std::unique_lock lock(model_mutex_);
         for (const auto& env : committed) model_.apply(env);
     }
-    // Only the writer moves the model, so its position can be read here without the lock.
+    // Only the thread in publish moves the model (the completion thread, or a synchronous writer that
+    // drained it first), so its position can be read here without the lock.
     if (snapshot_options_.every > 0 && model_.position() - std::max<std::int64_t>(snapshot_position_, snapshot_tried_) >= snapshot_options_.every) {
         std::lock_guard lock(snapshot_mutex_);
         if (!snapshot_stopping_ && !snapshot_wanted_) {
@@ -401,6 +433,7 @@ void Engine::publish(const std::vector<Envelope>& committed, const std::vector<R
 
 Result<std::int64_t> Engine::import_envelopes(std::span<const RawEnvelope> batch) {
     std::lock_guard lock(write_mutex_);
+    drain();
     View view(model_);
     std::vector<Envelope> accepted;
     std::vector<RawEnvelope> rows;

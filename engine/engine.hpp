@@ -16,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -117,11 +118,36 @@ private:
         // takes it when decide keeps the event as posted (all but reports routed by location).
         std::vector<std::string> data;
     };
+    // What deciding and committing a group leaves: an answer per request, and the envelopes committed
+    // (in position order, both forms) that are still to be applied, with the place in the answers
+    // of each: (request, envelope).
+    struct Outcome {
+        std::vector<events::Result<Appended>> results;
+        std::vector<events::Envelope> accepted;
+        std::vector<events::RawEnvelope> rows;
+        std::vector<std::pair<std::size_t, std::size_t>> slots;
+    };
     // A committed (or failed) group whose requests are owed their answers.
     struct Completion {
         std::vector<Request> group;
-        std::vector<events::Result<Appended>> results;
+        Outcome outcome;
     };
+    // A group committed by the writer thread and perhaps not applied yet: the model as the group left
+    // it, as a view over the previous such group (or the model), and the head it committed.
+    struct Pending {
+        std::int64_t position = 0;
+        std::string hash;
+        events::Instant recorded_at;
+        std::unique_ptr<View> view;
+    };
+    // Decides the group against the model and the pending groups, and commits what was accepted.
+    // The caller holds write_mutex_.
+    Outcome commit(std::vector<Request>& group);
+    // Applies a committed outcome to the model and puts the stored envelopes into its answers.
+    void finish(Outcome& o);
+    // Waits until the completion thread has applied every group committed (the caller holds write_mutex_).
+    void drain();
+    // commit, then finish, on the calling thread (which holds write_mutex_).
     std::vector<events::Result<Appended>> process(std::vector<Request>& group);
     void writer_loop();
     void completion_loop();
@@ -140,7 +166,8 @@ private:
     projections::Model model_;
     mutable std::shared_mutex model_mutex_;
     std::mutex write_mutex_; // one writer at a time: the writer thread or a synchronous append
-    KnownIds known_ids_;     // the writer's, under write_mutex_
+    KnownIds known_ids_;     // under write_mutex_, as is:
+    std::deque<Pending> pending_;
 
     std::mutex queue_mutex_;
     std::condition_variable queue_cv_;
@@ -154,6 +181,8 @@ private:
     std::condition_variable completion_cv_;
     std::deque<Completion> completions_;
     bool completion_stopping_ = false;
+    std::condition_variable applied_cv_;
+    std::uint64_t committed_groups_ = 0, applied_groups_ = 0; // handed to the completion thread, and applied by it
     std::thread completer_; // started by the writer thread
 
     // Snapshots while running: the writer asks after a commit, a thread of their own takes them.
