@@ -213,6 +213,12 @@ void Engine::submit(Submission s, Done done) {
 
 void Engine::writer_loop() {
     completer_ = std::thread([this] { completion_loop(); });
+    {
+        // The ids already stored are read on a thread of their own; until then every retry check
+        // reads the log. (Synchronous appends, for scripts and tools, always read it.)
+        std::lock_guard lock(write_mutex_);
+        known_ids_.load(path_);
+    }
     for (;;) {
         std::vector<Request> group;
         {
@@ -296,7 +302,6 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
     std::vector<bool> wrote(group.size(), false);
     std::int64_t next = (pending_.empty() ? model_.position() : pending_.back().position) + 1;
     std::string prev = !pending_.empty() ? pending_.back().hash : model_.position() ? model_.head_hash() : zero_hash();
-    known_ids_.load(path_); // the first time: the ids already stored are read on a thread of their own
 
     for (std::size_t r = 0; r < group.size(); ++r) {
         const Submission& req = group[r].s;
