@@ -778,7 +778,7 @@ TEST_CASE("server: SSE for a role without raw access, token in the query: positi
         REQUIRE(page.send(testing::request_text("GET", "/healthz", {}, {})));
         REQUIRE(page.read_response());
     }
-    f.server->stop(); // joins the threads: the log is complete
+    f.server.reset(); // stops and joins the threads: the log is complete
     const std::string text = log.str();
     INFO(text);
     CHECK(text.find(" p-017 GET /v1/subscribe?access_token=***&after=x 400") != std::string::npos); // names the subject
