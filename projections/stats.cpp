@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
-#include <set>
 #include <span>
 #include <stdexcept>
 #include <unordered_map>
@@ -89,67 +88,83 @@ void Tally::add_case(const Case& c) {
     for (const auto& [k, n] : c.returns_by_dept) returns[k] += n;
 }
 
-SortedBlocks::SortedBlocks(std::span<const std::int64_t> sorted) : size_(static_cast<std::int64_t>(sorted.size())) {
+template <class T, std::size_t M> BasicSortedBlocks<T, M>::BasicSortedBlocks(std::span<const T> sorted)
+    : size_(static_cast<std::int64_t>(sorted.size())) {
     if (!std::is_sorted(sorted.begin(), sorted.end())) throw std::invalid_argument("sorted blocks out of order");
+    blocks_.reserve((sorted.size() + max_block / 2 - 1) / (max_block / 2));
+    lasts_.reserve(blocks_.capacity());
     for (std::size_t i = 0; i < sorted.size(); i += max_block / 2) {
         const auto part = sorted.subspan(i, std::min(max_block / 2, sorted.size() - i));
         blocks_.emplace_back(part.begin(), part.end());
+        lasts_.push_back(part.back());
     }
 }
 
-std::vector<std::int64_t> SortedBlocks::values() const {
-    std::vector<std::int64_t> out;
+template <class T, std::size_t M> std::vector<T> BasicSortedBlocks<T, M>::values() const {
+    std::vector<T> out;
     out.reserve(static_cast<std::size_t>(size_));
     for (const auto& b : blocks_) out.insert(out.end(), b.begin(), b.end());
     return out;
 }
 
-std::vector<std::vector<std::int64_t>>::iterator SortedBlocks::holder(std::int64_t x) {
-    return std::lower_bound(blocks_.begin(), blocks_.end(), x,
-                            [](const std::vector<std::int64_t>& b, std::int64_t v) { return b.back() < v; });
+template <class T, std::size_t M> std::size_t BasicSortedBlocks<T, M>::holder(const T& x) const {
+    return static_cast<std::size_t>(std::lower_bound(lasts_.begin(), lasts_.end(), x) - lasts_.begin());
 }
 
-void SortedBlocks::insert(std::int64_t x) {
+template <class T, std::size_t M> void BasicSortedBlocks<T, M>::insert(const T& x) {
     ++size_;
     if (blocks_.empty()) {
         blocks_.push_back({x});
+        lasts_.push_back(x);
         return;
     }
-    auto b = holder(x);
-    if (b == blocks_.end()) --b;
-    b->insert(std::upper_bound(b->begin(), b->end(), x), x);
-    if (b->size() > max_block) { // split in halves
-        std::vector<std::int64_t> upper(b->begin() + max_block / 2, b->end());
-        b->resize(max_block / 2);
-        blocks_.insert(b + 1, std::move(upper));
+    // Above every value: the end of the last block, with no search.
+    const std::size_t i = lasts_.back() < x ? blocks_.size() - 1 : holder(x);
+    auto& b = blocks_[i];
+    b.insert(std::upper_bound(b.begin(), b.end(), x), x);
+    lasts_[i] = b.back();
+    if (b.size() > max_block) { // split in halves
+        std::vector<T> upper(b.begin() + max_block / 2, b.end());
+        b.resize(max_block / 2);
+        lasts_[i] = b.back();
+        lasts_.insert(lasts_.begin() + static_cast<std::ptrdiff_t>(i) + 1, upper.back());
+        blocks_.insert(blocks_.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::move(upper));
     }
 }
 
-bool SortedBlocks::erase(std::int64_t x) {
-    const auto b = holder(x); // if x is there at all, it is in this block
-    if (b == blocks_.end()) return false;
-    const auto it = std::lower_bound(b->begin(), b->end(), x);
-    if (it == b->end() || *it != x) return false;
+template <class T, std::size_t M> bool BasicSortedBlocks<T, M>::erase(const T& x) {
+    const std::size_t i = holder(x); // if x is there at all, it is in this block
+    if (i == blocks_.size()) return false;
+    auto& b = blocks_[i];
+    const auto it = std::lower_bound(b.begin(), b.end(), x);
+    if (it == b.end() || x < *it) return false;
     --size_;
-    b->erase(it);
-    const auto i = static_cast<std::size_t>(b - blocks_.begin());
-    if (b->empty()) {
-        blocks_.erase(b);
-    } else if (b->size() < min_block && i + 1 < blocks_.size() && b->size() + blocks_[i + 1].size() <= max_block) {
-        b->insert(b->end(), blocks_[i + 1].begin(), blocks_[i + 1].end()); // merge with the next block
-        blocks_.erase(b + 1);
+    b.erase(it);
+    const auto at = static_cast<std::ptrdiff_t>(i);
+    if (b.empty()) {
+        blocks_.erase(blocks_.begin() + at);
+        lasts_.erase(lasts_.begin() + at);
+    } else if (b.size() < min_block && i + 1 < blocks_.size() && b.size() + blocks_[i + 1].size() <= max_block) {
+        b.insert(b.end(), blocks_[i + 1].begin(), blocks_[i + 1].end()); // merge with the next block
+        blocks_.erase(blocks_.begin() + at + 1);
+        lasts_.erase(lasts_.begin() + at); // the next block's last is the merged block's
+    } else {
+        lasts_[i] = b.back();
     }
     return true;
 }
 
-std::pair<std::int64_t, std::int64_t> SortedBlocks::at_rank(std::int64_t k) const {
+template <class T, std::size_t M> std::pair<T, T> BasicSortedBlocks<T, M>::at_rank(std::int64_t k) const {
     auto b = blocks_.begin();
     for (; k >= static_cast<std::int64_t>(b->size()); ++b) k -= static_cast<std::int64_t>(b->size());
     const auto i = static_cast<std::size_t>(k);
-    const std::int64_t first = (*b)[i];
+    const T& first = (*b)[i];
     if (i + 1 < b->size()) return {first, (*b)[i + 1]};
     return {first, b + 1 != blocks_.end() ? (*(b + 1))[0] : first};
 }
+
+template class BasicSortedBlocks<std::int64_t, 2048>;
+template class BasicSortedBlocks<std::pair<Instant, const Case*>, 128>;
 
 namespace {
 
@@ -236,7 +251,7 @@ struct StatsIndex::Node {
     SortedBlocks handle_all;
     DayMap<std::vector<std::int64_t>> handle_days;
     std::vector<const Case*> cases; // in report order
-    std::set<std::pair<Instant, const Case*>> open_due;
+    DueBlocks open_due; // (due, case) of the open cases
     std::vector<Instant> reported_at, closed_at, timeouts_at;
     ContactTree residents;
 
@@ -247,7 +262,7 @@ struct StatsIndex::Node {
         handle_all = SortedBlocks{};
         handle_days.clear();
         cases.clear();
-        open_due.clear();
+        open_due = DueBlocks{};
         reported_at.clear();
         closed_at.clear();
         timeouts_at.clear();
@@ -265,6 +280,17 @@ struct StatsIndex::Node {
         return {b, std::max(b, at(to))}; // empty when to <= from
     }
 };
+
+namespace {
+// f(due, case) for each open case of `n` due at or before `now`, earliest due first.
+template <class F> void each_due_by(const StatsIndex::Node& n, Instant now, F f) {
+    for (const auto& block : n.open_due.blocks())
+        for (const auto& [due, c] : block) {
+            if (due > now) return;
+            f(due, *c);
+        }
+}
+} // namespace
 
 struct StatsIndex::Impl {
     std::map<std::string, Node, std::less<>> nodes; // by grid id, in id order (snapshots)
@@ -385,7 +411,7 @@ void StatsIndex::apply(const Case& c, const Change& change, int parity) {
         }
         if (prior.open_due != after.open_due) {
             if (prior.open_due) n->open_due.erase({*prior.open_due, &c});
-            if (after.open_due) n->open_due.emplace(*after.open_due, &c);
+            if (after.open_due) n->open_due.insert({*after.open_due, &c});
         }
         for (const Instant t : change.closed) insert_sorted(n->closed_at, t);
         for (const Instant t : change.timed_out) insert_sorted(n->timeouts_at, t);
@@ -423,6 +449,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
         Tally* day_tally = nullptr;         // in the node's days: taken again at each new day, which may move it
         std::int64_t current_day = 0;
         std::vector<std::int64_t> handles; // handle_all's values, unsorted
+        std::vector<std::pair<Instant, const Case*>> open_due; // open_due's values, unsorted
     };
     const auto write_categories = [&](std::vector<std::int64_t>& counts, Tally& t) { // in name order: appends
         for (std::size_t i = 0; i < counts.size(); ++i)
@@ -477,7 +504,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
                     s->handles.push_back(*handle);
                     if (n->by_day) n->handle_days[day].push_back(*handle); // the last day or a new one after it
                 }
-                if (c->state == CaseState::open) n->open_due.emplace(c->due_at, c);
+                if (c->state == CaseState::open) s->open_due.emplace_back(c->due_at, c);
                 n->closed_at.insert(n->closed_at.end(), closed.begin(), closed.end());
                 n->timeouts_at.insert(n->timeouts_at.end(), timed_out.begin(), timed_out.end());
             }
@@ -489,6 +516,8 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
             if (s->day_tally) write_categories(s->day, *s->day_tally);
             std::sort(s->handles.begin(), s->handles.end());
             n.handle_all = SortedBlocks(s->handles);
+            std::sort(s->open_due.begin(), s->open_due.end());
+            n.open_due = DueBlocks(s->open_due);
             std::sort(n.closed_at.begin(), n.closed_at.end());
             std::sort(n.timeouts_at.begin(), n.timeouts_at.end());
             for (auto& v : n.handle_days.values()) std::sort(v.begin(), v.end());
@@ -568,10 +597,9 @@ std::optional<double> StatsIndex::median_handle_ms(std::string_view grid, const 
 void StatsIndex::for_each_overdue(std::string_view grid, const Period& period, Instant now, const std::function<void(const Case&)>& f) const {
     const Node* n = impl_->find(grid);
     if (!n) return;
-    for (const auto& [due, c] : n->open_due) {
-        if (due > now) break;
-        if (period.contains(c->reported_at)) f(*c);
-    }
+    each_due_by(*n, now, [&](Instant, const Case& c) {
+        if (period.contains(c.reported_at)) f(c);
+    });
 }
 
 std::pair<std::int64_t, std::int64_t> StatsIndex::residents(std::string_view grid, Instant lost_since) const {
@@ -606,10 +634,9 @@ std::vector<DailyPoint> StatsIndex::daily(std::string_view grid, std::chrono::lo
         p.closed = cursors[1].count_to(hi);
         p.overdue = cursors[2].count_to(hi);
     }
-    for (const auto& [due, _] : n->open_due) {
-        if (due > now) break;
+    each_due_by(*n, now, [&](Instant due, const Case&) {
         if (const auto d = calendar.local_day(due); d >= first && d <= last) ++out[static_cast<std::size_t>((d - first).count())].overdue;
-    }
+    });
     return out;
 }
 
@@ -669,7 +696,9 @@ void StatsIndex::save(snapshot::Out& out, const Refs& refs) const {
         for (const Case* c : n.cases) cases.push_back(case_rank.at(c));
         // Ties of due time are kept in address order, which differs between processes: written by rank.
         std::vector<std::pair<Instant, std::int64_t>> open_due;
-        for (const auto& [due, c] : n.open_due) open_due.emplace_back(due, case_rank.at(c));
+        open_due.reserve(static_cast<std::size_t>(n.open_due.size()));
+        for (const auto& block : n.open_due.blocks())
+            for (const auto& [due, c] : block) open_due.emplace_back(due, case_rank.at(c));
         std::sort(open_due.begin(), open_due.end());
         std::vector<std::pair<std::int64_t, std::int64_t>> residents;
         for (const auto& [contact, address] : n.residents)
@@ -701,7 +730,11 @@ void StatsIndex::load(snapshot::In& in, const Refs& refs) {
         if (!parent.empty()) parents.emplace_back(&n, std::move(parent));
         n.cases.reserve(cases.size());
         for (const auto r : cases) n.cases.push_back(at_rank(refs.cases, r));
-        for (const auto& [due, r] : open_due) n.open_due.emplace(due, at_rank(refs.cases, r));
+        std::vector<std::pair<Instant, const Case*>> due_cases; // sorted again: ties were by rank, are by address
+        due_cases.reserve(open_due.size());
+        for (const auto& [due, r] : open_due) due_cases.emplace_back(due, at_rank(refs.cases, r));
+        std::sort(due_cases.begin(), due_cases.end());
+        n.open_due = DueBlocks(due_cases);
         for (const auto& [contact, r] : residents)
             n.residents.insert({contact, reinterpret_cast<std::uintptr_t>(at_rank(refs.members, r))});
     }
