@@ -1,6 +1,7 @@
-// The strict event decoder, written once against a small JSON value interface so that requests
-// (nlohmann's DOM, event.cpp) and stored rows (simdjson's DOM, stored.cpp) go through the same
-// checks and get the same messages. Internal to events/: include it only from those two files.
+// The strict event decoder, written once against a small JSON value interface so that events
+// decoded from nlohmann's DOM (event.cpp) and from simdjson's (stored.cpp: stored rows and posted
+// bodies) go through the same checks and get the same messages. Internal to events/: include it only
+// from those two files.
 //
 // A value type V is cheap to copy and offers:
 //   Kind kind() const;
@@ -12,6 +13,10 @@
 //   std::optional<V> find(std::string_view key) const;           // object: the member, or nullopt
 //   template <class F> void each(F f) const;                      // array: f(i, item) until it returns false
 //   template <class F> void each_member(F f) const;               // object: f(key, value) until it returns false
+//
+// each_member visits the members in key order (bytewise, as nlohmann's std::map holds them): which
+// error is found first, and the order of names in "unknown field(s): ...", depend on it. A value
+// whose object may repeat a key visits every copy; find() may then return any one of them.
 #pragma once
 
 #include "events/event.hpp"
@@ -654,6 +659,42 @@ template <class V> Result<Event> decode(std::string_view type, const V& data) {
     std::string known;
     for (auto t : types) known += (known.empty() ? "" : ", ") + std::string(t);
     return unprocessable("type: \"" + std::string(type.substr(0, 80)) + "\" is not an event type (one of " + known + ")");
+}
+
+// An event as a client posts it (see decode_posted in event.hpp).
+template <class V> Result<Posted> decode_posted(const V& body) {
+    if (body.kind() != Kind::object) return bad_request("an event must be a JSON object");
+    Reader<V> r(body, "event");
+    std::string type;
+    if (const auto t = r.field("type", true); t && r.type_is(*t, Kind::string, "type", "a string")) type = t->str();
+    const auto data = r.object("data", true);
+    Posted p{GridDefined{}, {}, {}, {}, {}};
+    if (const auto id = r.field("event_id", false); id && r.type_is(*id, Kind::string, "event_id", "a string")) {
+        const std::string_view s = id->str();
+        if (s.empty() || s.size() > 64) r.fail(errc::unprocessable, "event.event_id must be 1 to 64 characters");
+        else {
+            bool printable = true;
+            for (unsigned char c : s) printable = printable && c > 0x20 && c < 0x7f;
+            if (!printable) r.fail(errc::unprocessable, "event.event_id must be printable ASCII without spaces");
+            else p.event_id = std::string(s);
+        }
+    }
+    if (const auto t = r.field("occurred_at", false); t && r.type_is(*t, Kind::string, "occurred_at", "a string")) {
+        p.occurred_at = parse_time(t->str());
+        if (!p.occurred_at) r.fail(errc::unprocessable, "event.occurred_at must be RFC 3339 with an offset, e.g. 2026-11-21T09:14:00+08:00");
+    }
+    std::int64_t v;
+    if (r.integer("expected_version", v, false)) {
+        if (v < 0) r.fail(errc::unprocessable, "event.expected_version must be 0 or more");
+        else p.expected_version = v;
+    }
+    if (const auto a = r.field("actor", false); a && r.type_is(*a, Kind::string, "actor", "a string")) p.actor = std::string(a->str());
+    r.finish();
+    if (!r.ok()) return r.take_error();
+    auto ev = decode(type, *data);
+    if (!ev) return ev.error();
+    p.event = std::move(ev.value());
+    return p;
 }
 
 } // namespace gridloop::events::decoder

@@ -213,40 +213,6 @@ json encode_data(const Event& e) {
     return std::visit([](const auto& ev) { return encode(ev); }, e);
 }
 
-Result<Posted> decode_posted(const json& body) {
-    using decoder::Kind;
-    if (!body.is_object()) return bad_request("an event must be a JSON object");
-    decoder::Reader<NlohmannValue> r(NlohmannValue(body), "event");
-    std::string type;
-    if (const auto t = r.field("type", true); t && r.type_is(*t, Kind::string, "type", "a string")) type = t->str();
-    const auto data = r.object("data", true);
-    Posted p{GridDefined{}, {}, {}, {}, {}};
-    if (const auto id = r.field("event_id", false); id && r.type_is(*id, Kind::string, "event_id", "a string")) {
-        const std::string_view s = id->str();
-        if (s.empty() || s.size() > 64) r.fail(errc::unprocessable, "event.event_id must be 1 to 64 characters");
-        else {
-            bool printable = true;
-            for (unsigned char c : s) printable = printable && c > 0x20 && c < 0x7f;
-            if (!printable) r.fail(errc::unprocessable, "event.event_id must be printable ASCII without spaces");
-            else p.event_id = std::string(s);
-        }
-    }
-    if (const auto t = r.field("occurred_at", false); t && r.type_is(*t, Kind::string, "occurred_at", "a string")) {
-        p.occurred_at = parse_time(t->str());
-        if (!p.occurred_at) r.fail(errc::unprocessable, "event.occurred_at must be RFC 3339 with an offset, e.g. 2026-11-21T09:14:00+08:00");
-    }
-    std::int64_t v;
-    if (r.integer("expected_version", v, false)) {
-        if (v < 0) r.fail(errc::unprocessable, "event.expected_version must be 0 or more");
-        else p.expected_version = v;
-    }
-    if (const auto a = r.field("actor", false); a && r.type_is(*a, Kind::string, "actor", "a string")) p.actor = std::string(a->str());
-    r.finish();
-    if (!r.ok()) return r.take_error();
-    auto ev = decoder::decode(type, *data);
-    if (!ev) return ev.error();
-    p.event = std::move(ev.value());
-    return p;
-}
+Result<Posted> decode_posted(const json& body) { return decoder::decode_posted(NlohmannValue(body)); }
 
 } // namespace gridloop::events

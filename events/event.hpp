@@ -231,4 +231,19 @@ struct Posted {
 // `{"type", "data", "event_id"?, "occurred_at"?, "expected_version"?, "actor"?}`.
 Result<Posted> decode_posted(const nlohmann::json& body);
 
+// The body of POST /v1/events: one event (as decode_posted) or a batch `{"events": [...]}`.
+struct PostedBody {
+    bool batch = false; // the body was {"events": [...]}, even of one event
+    std::vector<Posted> events;
+};
+// Parses and decodes the body of POST /v1/events with simdjson: one event object (decode_posted) or
+// {"events": [...]} of 1 to max_batch events. Problems come in the order the API has always checked
+// them: nesting deeper than 32 levels, not JSON (or not valid UTF-8), not an object, a batch with other
+// fields, `events` not an array, empty, or longer than max_batch (too_large), then the first event that
+// does not decode, its message after "events[i]: ". Outcome and message equal those of nlohmann's
+// json::parse and decode_posted on its DOM for every body but one that gives a key twice in one
+// object: nlohmann's DOM kept the last copy, this refuses the body (unprocessable), naming the key as
+// the decoder would ("data.case_id is given more than once", "events is given more than once").
+Result<PostedBody> decode_posted_body(std::string_view body, std::size_t max_batch);
+
 } // namespace gridloop::events

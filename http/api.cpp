@@ -71,26 +71,6 @@ Response ok_json(const json& j, int status = 200) {
     return r;
 }
 
-// The nesting depth of a JSON text, counted outside strings; stops early past `limit`.
-bool nesting_within(std::string_view text, int limit) {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > limit) return false;
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return true;
-}
-
 std::optional<int> hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -592,29 +572,10 @@ std::string Api::route_of(const Request& req) {
 // ---------------------------------------------------------------- write path
 
 void Api::Impl::post_events(Ctx& c) {
-    if (!nesting_within(c.req.body, 32)) return c.done(problem(400, "the body is nested deeper than 32 levels", c.path));
-    const json body = json::parse(c.req.body, nullptr, false);
-    if (body.is_discarded()) return c.done(problem(400, "the body is not JSON (or not valid UTF-8)", c.path));
-    if (!body.is_object()) return c.done(problem(400, "the body must be an event object or {\"events\": [...]}", c.path));
-    const bool batch = body.contains("events") && !body.contains("type");
-    std::vector<events::Posted> posted;
-    if (batch) {
-        if (body.size() != 1) return c.done(problem(422, "a batch body has only the field \"events\"", c.path));
-        const auto& list = body.at("events");
-        if (!list.is_array()) return c.done(problem(400, "events must be an array", c.path));
-        if (list.empty()) return c.done(problem(422, "events must not be empty", c.path));
-        if (list.size() > options.max_batch)
-            return c.done(problem(413, "a batch holds at most " + std::to_string(options.max_batch) + " events", c.path));
-        for (std::size_t i = 0; i < list.size(); ++i) {
-            auto p = events::decode_posted(list[i]);
-            if (!p) return c.done(problem(status_of(p.error().code), "events[" + std::to_string(i) + "]: " + p.error().message, c.path));
-            posted.push_back(std::move(*p));
-        }
-    } else {
-        auto p = events::decode_posted(body);
-        if (!p) return c.done(problem(status_of(p.error().code), p.error().message, c.path));
-        posted.push_back(std::move(*p));
-    }
+    auto body = events::decode_posted_body(c.req.body, options.max_batch);
+    if (!body) return c.done(problem(status_of(body.error().code), body.error().message, c.path));
+    const bool batch = body->batch;
+    std::vector<events::Posted> posted = std::move(body->events);
     auto authorize = [who = c.who](const engine::View& state, const events::Event& e) -> std::optional<events::Error> {
         if (auto rule = forbidden_post(who, state, e)) return events::Error{events::errc::forbidden, *rule};
         return std::nullopt;

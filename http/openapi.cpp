@@ -32,9 +32,11 @@ std::vector<Endpoint> endpoints() {
     return {
         {"post", "/v1/events", "Append one event, or {\"events\": [...]} atomically (all or none)", {},
          {{201, "appended: the envelope, or {\"events\": [envelopes]}"}, {200, "a retry of events already stored: the original envelopes"},
-          {400, "not JSON, a field missing or of the wrong type"}, {401, "no or bad token"}, {403, "outside the token's role or scope"},
+          {400, "not JSON (a NUL byte outside strings included), nested deeper than 32 levels, a number malformed or out of range (integers "
+                "fit in 64 bits), a field missing or of the wrong type"},
+          {401, "no or bad token"}, {403, "outside the token's role or scope"},
           {409, "version conflict, event_id reused with other content, or a transition the case does not accept"},
-          {413, "body over 1 MiB or too many events"}, {422, "well-formed but invalid"}, {503, "the log cannot be written (Retry-After: 5; retry with the same event_id)"}},
+          {413, "body over 1 MiB or too many events"}, {422, "well-formed but invalid (a key given twice in one object included)"}, {503, "the log cannot be written (Retry-After: 5; retry with the same event_id)"}},
          "PostBody"},
         {"get", "/v1/events", "Envelopes in position order (Accept: application/x-ndjson streams them)",
          {{"after", "query", "integer", "start after this position"}, limit, as_of}, {{200, "{events, next_after, head}"}}},
