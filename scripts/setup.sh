@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ ccache libboost1.81-dev libsqlite3-dev sqlite3 nlohmann-json3-dev doctest-dev
           libssl-dev libhowardhinnant-date-dev tzdata
-          libsimdjson-dev  # parses stored rows on the replay path (events/stored.cpp)
+          libsimdjson-dev  # parses stored rows on the replay path and request bodies (events/stored.cpp)
+          libjemalloc-dev  # the gridloop program's allocator (cli/CMakeLists.txt)
           chromium fonts-wqy-microhei  # the dashboard's browser test; a CJK font for its screenshots
           clang libclang-rt-14-dev llvm)  # the fuzz targets (libFuzzer, sanitizers) and llvm-symbolizer for their reports
 missing=()
