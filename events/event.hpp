@@ -245,5 +245,8 @@ struct PostedBody {
 // object: nlohmann's DOM kept the last copy, this refuses the body (unprocessable), naming the key as
 // the decoder would ("data.case_id is given more than once", "events is given more than once").
 Result<PostedBody> decode_posted_body(std::string_view body, std::size_t max_batch);
+// Whether no array or object of a JSON text lies more than `limit` levels deep, counted outside
+// strings without parsing (so it answers for any text); stops early past `limit`.
+bool nesting_within(std::string_view text, std::size_t limit);
 
 } // namespace gridloop::events

@@ -119,27 +119,6 @@ constexpr const char* bad_number = "the body has a number that is malformed or o
 // text, are reused); a larger one gets a parser of its own, freed after it.
 constexpr std::size_t kept_parser_bytes = 256 * 1024;
 
-// The nesting depth of a JSON text, counted outside strings; stops early past `limit`. The same
-// count as the API has always made, so that the same bodies are refused as too deep, JSON or not.
-bool nesting_within(std::string_view text, std::size_t limit) {
-    std::ptrdiff_t depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > static_cast<std::ptrdiff_t>(limit)) return false;
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return true;
-}
-
 // The first key given twice in one object under `e` (in the order of the text), as the path to it,
 // outermost last; false when there is none.
 using PathPart = std::variant<std::string_view, std::size_t>;
@@ -229,6 +208,25 @@ Result<PostedBody> decode_root(dom::element root, std::size_t max_batch) {
 }
 
 } // namespace
+
+bool nesting_within(std::string_view text, std::size_t limit) {
+    std::ptrdiff_t depth = 0;
+    bool in_string = false, escaped = false;
+    for (char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > static_cast<std::ptrdiff_t>(limit)) return false;
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return true;
+}
 
 Result<Event> decode_stored(std::string_view type, std::string_view data) {
     // One parser per thread, kept: its buffers grow to the largest row seen and are reused.

@@ -23,25 +23,6 @@ namespace {
 
 // ---- the former path of http/api.cpp (Api::Impl::post_events), kept as the reference ----
 
-bool nesting_within(std::string_view text, int limit) {
-    int depth = 0;
-    bool in_string = false, escaped = false;
-    for (char c : text) {
-        if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > limit) return false;
-        } else if (c == ']' || c == '}') {
-            --depth;
-        }
-    }
-    return true;
-}
-
 Result<PostedBody> by_nlohmann(const std::string& text, std::size_t max_batch) {
     if (!nesting_within(text, 32)) return bad_request("the body is nested deeper than 32 levels");
     const json body = json::parse(text, nullptr, false);
