@@ -104,8 +104,10 @@ public:
     // The model as of `position` (<= head), folded from the newest usable snapshot at or before it.
     projections::Model model_at(std::int64_t position) const;
 
-    // Called on the writer thread after every commit, once the model has applied it, with the
-    // committed envelopes in both forms. Must be quick: the next commit waits for it.
+    // Called after every commit, once the model has applied it, with the committed envelopes in both
+    // forms, on the thread that applied it (the completion thread, or a synchronous appender), in
+    // commit order. Must be quick: the next group is applied, and this one answered, after it returns.
+    // Must not append synchronously (append waits for every committed group to be applied).
     using Observer = std::function<void(const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>&)>;
     void on_commit(Observer f);
 
@@ -175,8 +177,8 @@ private:
     bool stopping_ = false;
     std::thread writer_;
 
-    // Answers are given off the writer thread, so that the next group is decided and committed
-    // while the last one's responses are written.
+    // Groups are applied and answered off the writer thread, so that the next group is decided and
+    // committed meanwhile.
     std::mutex completion_mutex_;
     std::condition_variable completion_cv_;
     std::deque<Completion> completions_;

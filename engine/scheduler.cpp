@@ -131,8 +131,9 @@ bool by_due(const Due& a, const Due& b) { return std::tie(a.due, a.case_id) < st
 } // namespace
 
 Scheduler::Scheduler(Engine& engine) : engine_(engine), state_(std::make_shared<State>()) {
-    // The observer runs on the writer thread after each commit, with the model already applied and
-    // no other commit possible until it returns, so what it reads is exactly that commit's result.
+    // The observer runs after each commit on the thread that applies commits, with the model already
+    // applied and no later commit applied until it returns, so what it reads is exactly that commit's
+    // result.
     std::weak_ptr<State> weak = state_;
     engine_.on_commit([weak, &engine](const std::vector<Envelope>& committed, const std::vector<RawEnvelope>&) {
         auto state = weak.lock();
