@@ -152,3 +152,51 @@ TEST_CASE("group commit: every answer carries the committed rows, new ones and r
     CHECK(results[2]->envelopes[0].data.find("\"grid_id\":\"mb\"") != std::string::npos);
 }
 }
+
+TEST_SUITE("engine") {
+TEST_CASE("group commit: the writer decides against groups committed but not yet applied") {
+    EngineFixture f;
+    f.small_town();
+    auto submit = [&](const nlohmann::json& j) {
+        auto answer = std::make_shared<std::promise<events::Result<engine::Appended>>>();
+        auto future = answer->get_future();
+        f.engine->submit(engine::Submission{{*events::decode_posted(j)}, "admin", std::nullopt},
+                         [answer](events::Result<engine::Appended> r) { answer->set_value(std::move(r)); });
+        return future;
+    };
+    const std::int64_t p0 = f.engine->head().position;
+    // A reader holds the model's shared lock: the completion thread cannot apply meanwhile, while the
+    // writer (a reader of the model too) can still decide and commit.
+    std::promise<void> holding, release;
+    auto released = release.get_future().share();
+    std::thread reader([&] {
+        f.engine->read([&](const projections::Model&) {
+            holding.set_value();
+            released.wait();
+        });
+    });
+    holding.get_future().wait();
+    const engine::StoreReader log(f.path);
+    auto committed_to = [&](std::int64_t position) { // waits until the log holds `position`
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (log.head().position < position && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return log.head().position;
+    };
+    auto reported = submit(EngineFixture::report("a"));
+    REQUIRE(committed_to(p0 + 1) == p0 + 1); // a group of its own, committed and not applied
+    // Handling case a is accepted only if the writer sees the report, which the model has not applied.
+    auto handled = submit(EngineFixture::ev("IssueHandled", {{"case_id", "a"}, {"handler", "p"}, {"result", "ok"}}));
+    const std::int64_t committed = committed_to(p0 + 2);
+    CHECK(f.engine->head().position == p0); // nothing applied yet
+    release.set_value();
+    reader.join();
+    CHECK(committed == p0 + 2); // both committed while the first was still unapplied
+    const auto r1 = reported.get(), r2 = handled.get();
+    REQUIRE(r1);
+    REQUIRE_MESSAGE(r2, r2.error().message);
+    CHECK(r2->envelopes[0].position == r1->envelopes[0].position + 1);
+    CHECK(r2->envelopes[0].prev_hash == r1->envelopes[0].hash);
+    CHECK(r2->envelopes[0].version == 2);
+    CHECK(f.engine->read([](const projections::Model& m) { return m.find_case("a")->version; }) == 2);
+}
+}
