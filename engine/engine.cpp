@@ -288,6 +288,11 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
     Outcome o;
     auto& [results, accepted, rows, slots] = o;
     results.reserve(group.size());
+    std::size_t posted = 0;
+    for (const auto& request : group) posted += request.s.events.size();
+    accepted.reserve(posted);
+    rows.reserve(posted);
+    slots.reserve(posted);
     const Instant clock_now = clock_.now();
     // Decided against the model as applied so far and, above it, the views of the groups committed
     // but not applied yet (the completion thread applies them under the exclusive lock meanwhile).
@@ -316,13 +321,14 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
         if (req.events.empty()) error = bad_request("events must not be empty");
         for (std::size_t i = 0; i < req.events.size() && !error; ++i) {
             const Posted& p = req.events[i];
-            const std::string where = req.events.size() > 1 ? "events[" + std::to_string(i) + "]: " : "";
+            // Names the event in a refusal of a batch; built only for one.
+            const auto where = [&] { return req.events.size() > 1 ? "events[" + std::to_string(i) + "]: " : std::string(); };
             if (p.actor && *p.actor != req.actor) {
-                error = Error{errc::forbidden, where + "event.actor " + *p.actor + " is not the authenticated subject " + req.actor};
+                error = Error{errc::forbidden, where() + "event.actor " + *p.actor + " is not the authenticated subject " + req.actor};
                 break;
             }
             if (p.event_id && p.event_id->starts_with(timeout_id_prefix) && req.actor != system_actor) {
-                error = unprocessable(where + "event_id " + *p.event_id + ": ids beginning with \"" + std::string(timeout_id_prefix) +
+                error = unprocessable(where() + "event_id " + *p.event_id + ": ids beginning with \"" + std::string(timeout_id_prefix) +
                                       "\" are the engine's own");
                 break;
             }
@@ -339,7 +345,7 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
                     }
                 if (original) {
                     if (!same_content(p, req.actor, *original)) {
-                        error = conflict(where + "event_id " + *p.event_id + " was already used for other content (position " +
+                        error = conflict(where() + "event_id " + *p.event_id + " was already used for other content (position " +
                                          std::to_string(original->position) + ")");
                         break;
                     }
@@ -349,12 +355,12 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
             }
             if (req.authorize)
                 if (auto refused = req.authorize(tx, p.event)) {
-                    error = Error{refused->code, where + refused->message};
+                    error = Error{refused->code, where() + refused->message};
                     break;
                 }
             auto decided = decide(tx, p, req.actor, now);
             if (!decided) {
-                error = Error{decided.error().code, where + decided.error().message};
+                error = Error{decided.error().code, where() + decided.error().message};
                 break;
             }
             Envelope env;

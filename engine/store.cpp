@@ -132,13 +132,6 @@ std::string storage_problem(const sqlite::Statement& s) {
     return {};
 }
 
-bool is_hash(std::string_view h) {
-    if (h.size() != 64) return false;
-    for (char c : h)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
-}
-
 std::string at_position(std::int64_t p) { return "position " + std::to_string(p) + ": "; }
 
 // Field checks that need no database: a malformed envelope is refused before the transaction.
@@ -150,8 +143,8 @@ void check_fields(std::span<const RawEnvelope> batch) {
         else if (r.event_id.empty()) problem = "event_id is empty";
         else if (r.type.empty()) problem = "type is empty";
         else if (r.data.empty()) problem = "data is empty";
-        else if (!is_hash(r.prev_hash)) problem = "prev_hash is not 64 lowercase hex digits";
-        else if (!is_hash(r.hash)) problem = "hash is not 64 lowercase hex digits";
+        else if (!events::is_hash_hex(r.prev_hash)) problem = "prev_hash is not 64 lowercase hex digits";
+        else if (!events::is_hash_hex(r.hash)) problem = "hash is not 64 lowercase hex digits";
         if (problem) throw StoreError(StoreError::Kind::invalid, at_position(r.position) + problem);
     }
 }

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -26,19 +27,27 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
     return out;
 }
 
+// The value of each lowercase hex digit; -1 for every other byte.
+constexpr auto hex_values = [] {
+    std::array<signed char, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 16; ++i) t[static_cast<unsigned char>("0123456789abcdef"[i])] = static_cast<signed char>(i);
+    return t;
+}();
+
+// Every row's chain hash reads its prev_hash, and the store checks both hashes of every row: a table
+// lookup per digit and one test at the end, no branch on the digits (which cost as much as the rest
+// of those checks).
 bool from_hex(std::string_view hex, unsigned char* out, std::size_t n) {
     if (hex.size() != n * 2) return false;
-    auto nibble = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-    };
+    int bad = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out[i] = static_cast<unsigned char>(hi << 4 | lo);
+        const int hi = hex_values[static_cast<unsigned char>(hex[2 * i])];
+        const int lo = hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
+        bad |= hi | lo; // negative once any digit is not one
+        out[i] = static_cast<unsigned char>(hi << 4 | (lo & 15));
     }
-    return true;
+    return bad >= 0;
 }
 
 // SHA-256 of the concatenated parts, lowercase hex. The algorithm is fetched once and each thread
@@ -68,8 +77,9 @@ void put_string(std::string& out, std::string_view s) {
 
 // The canonical envelope, keys in sorted order, written by hand so that `data` is spliced in as
 // stored: any change to its bytes shows in the hash.
-std::string write_envelope(const RawEnvelope& r, bool with_hashes) {
-    std::string out;
+// Writes into `out`, which it clears first.
+void write_envelope(std::string& out, const RawEnvelope& r, bool with_hashes) {
+    out.clear();
     out.reserve(r.data.size() + 320);
     auto raw = [&](const char* key, std::string_view json_text) {
         out += out.empty() ? "{\"" : ",\"";
@@ -93,6 +103,11 @@ std::string write_envelope(const RawEnvelope& r, bool with_hashes) {
     quoted("type", r.type);
     raw("version", std::to_string(r.version));
     out += '}';
+}
+
+std::string write_envelope(const RawEnvelope& r, bool with_hashes) {
+    std::string out;
+    write_envelope(out, r, with_hashes);
     return out;
 }
 
@@ -166,10 +181,17 @@ std::string hashed_body(const RawEnvelope& r) { return write_envelope(r, false);
 std::string chain_hash(const RawEnvelope& r) {
     unsigned char prev[32];
     if (!from_hex(r.prev_hash, prev, sizeof prev)) return {};
-    return sha256_parts({std::string_view(reinterpret_cast<const char*>(prev), sizeof prev), hashed_body(r)});
+    thread_local std::string body; // the writer hashes every row: its capacity is kept from row to row
+    write_envelope(body, r, false);
+    return sha256_parts({std::string_view(reinterpret_cast<const char*>(prev), sizeof prev), body});
 }
 
 std::string sha256_hex(std::string_view bytes) { return sha256_parts({bytes}); }
+
+bool is_hash_hex(std::string_view text) {
+    unsigned char bytes[32];
+    return from_hex(text, bytes, sizeof bytes);
+}
 
 std::string envelope_text(const RawEnvelope& r) { return write_envelope(r, true); }
 

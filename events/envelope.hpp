@@ -73,6 +73,8 @@ std::string chain_hash(const RawEnvelope& r);
 
 // SHA-256 of arbitrary bytes, lowercase hex.
 std::string sha256_hex(std::string_view bytes);
+// Whether `text` is 64 lowercase hex digits, as every prev_hash and hash is.
+bool is_hash_hex(std::string_view text);
 
 // The envelope as one line of JSON (the export and API form; canonical, with prev_hash and hash).
 std::string envelope_text(const RawEnvelope& r);

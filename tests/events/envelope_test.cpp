@@ -55,6 +55,36 @@ TEST_CASE("hash = sha256(prev_hash bytes ‖ body)") {
     CHECK(chain_hash(r).empty());
 }
 
+TEST_CASE("a hash is 64 lowercase hex digits, whatever byte stands anywhere else") {
+    const std::string good = sha256_hex("abc");
+    CHECK(is_hash_hex(good));
+    CHECK(is_hash_hex(zero_hash()));
+    CHECK_FALSE(is_hash_hex(good.substr(1)));
+    CHECK_FALSE(is_hash_hex(good + "0"));
+    CHECK_FALSE(is_hash_hex(""));
+    for (int byte = 0; byte < 256; ++byte) {
+        const char c = static_cast<char>(byte);
+        const bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        for (const std::size_t at : {std::size_t{0}, std::size_t{1}, std::size_t{31}, std::size_t{62}, std::size_t{63}}) {
+            std::string h = good;
+            h[at] = c;
+            CHECK_MESSAGE(is_hash_hex(h) == digit, "byte ", byte, " at ", at);
+            // The chain hash reads prev_hash with the same rule: a bad digit makes no hash at all.
+            RawEnvelope r = to_raw(sample(1, h));
+            CHECK(chain_hash(r).empty() == !digit);
+        }
+    }
+    // Each digit keeps its value: the hash over prev bytes 0x01..0x20 is sha256 of exactly those bytes.
+    std::string prev, bytes;
+    for (int i = 1; i <= 32; ++i) {
+        prev += "0123456789abcdef"[i >> 4];
+        prev += "0123456789abcdef"[i & 15];
+        bytes += static_cast<char>(i);
+    }
+    RawEnvelope r = to_raw(sample(1, prev));
+    CHECK(chain_hash(r) == sha256_hex(bytes + hashed_body(r)));
+}
+
 TEST_CASE("any change to a hashed field changes the hash") {
     RawEnvelope r = to_raw(sample(3, std::string(64, 'a')));
     const std::string h = chain_hash(r);
