@@ -83,6 +83,7 @@ projections::Model fold(const StoreReader& store, std::int64_t to, const Progres
 Engine::Engine(const std::string& db_path, const Clock& clock, const Progress& progress, SnapshotOptions snapshots)
     : path_(db_path), clock_(clock), store_(db_path), snapshots_(db_path), snapshot_options_(snapshots) {
     model_ = start(progress);
+    committed_position_ = store_.head().position;
 }
 
 projections::Model Engine::start(const Progress& progress) {
@@ -219,6 +220,7 @@ void Engine::writer_loop() {
         std::lock_guard lock(write_mutex_);
         known_ids_.load(path_);
     }
+    committer_ = std::thread([this] { commit_loop(); });
     for (;;) {
         std::vector<Request> group;
         {
@@ -233,16 +235,51 @@ void Engine::writer_loop() {
                 queue_.pop_front();
             }
         }
-        // The group is applied and answered on the completion thread: the writer goes on to decide
-        // and commit the next one meanwhile, seeing this one through the pending views.
+        // The committer appends this group while the writer decides the next one (against the
+        // pending views), and the completion thread applies and answers it after.
         {
             std::lock_guard lock(write_mutex_);
-            Outcome outcome = commit(group);
+            recover_from_failed_commit();
+            Outcome outcome = decide_group(group);
+            std::unique_lock commit(commit_mutex_);
+            // One group waits for the committer at most: meanwhile requests gather into the next.
+            commit_state_cv_.wait(commit, [this] { return commits_.empty(); });
+            commits_.push_back(Completion{std::move(group), std::move(outcome)});
+        }
+        commit_cv_.notify_one();
+    }
+    {
+        std::lock_guard lock(commit_mutex_);
+        commit_stopping_ = true;
+    }
+    commit_cv_.notify_one();
+    committer_.join(); // every group decided is committed (or failed) and handed on
+}
+
+void Engine::commit_loop() {
+    std::unique_lock lock(commit_mutex_);
+    for (;;) {
+        commit_cv_.wait(lock, [this] { return commit_stopping_ || !commits_.empty(); });
+        if (commits_.empty()) return; // stopping, and every group was written
+        Completion c = std::move(commits_.front());
+        commits_.pop_front();
+        committing_ = true;
+        const std::optional<StoreError> earlier = commit_failure_;
+        lock.unlock();
+        commit_state_cv_.notify_all();
+        std::optional<StoreError> failed;
+        if (earlier) fail(c.outcome, *earlier); // decided on top of a group that failed
+        else failed = write(c.outcome);
+        {
             std::lock_guard queue(completion_mutex_);
-            completions_.push_back(Completion{std::move(group), std::move(outcome)});
+            completions_.push_back(std::move(c));
             ++committed_groups_;
         }
         completion_cv_.notify_one();
+        lock.lock();
+        if (failed) commit_failure_ = std::move(failed);
+        committing_ = false;
+        commit_state_cv_.notify_all();
     }
 }
 
@@ -267,26 +304,81 @@ void Engine::completion_loop() {
 }
 
 void Engine::drain() {
-    std::unique_lock lock(completion_mutex_);
-    applied_cv_.wait(lock, [this] { return applied_groups_ == committed_groups_; });
+    {
+        std::unique_lock lock(commit_mutex_);
+        commit_state_cv_.wait(lock, [this] { return commits_.empty() && !committing_; });
+    }
+    {
+        std::unique_lock lock(completion_mutex_);
+        applied_cv_.wait(lock, [this] { return applied_groups_ == committed_groups_; });
+    }
+    recover_from_failed_commit();
+}
+
+void Engine::recover_from_failed_commit() {
+    {
+        std::unique_lock lock(commit_mutex_);
+        if (!commit_failure_) return;
+        // The groups decided after the failed one fail too, as the committer takes them.
+        commit_state_cv_.wait(lock, [this] { return commits_.empty() && !committing_; });
+        commit_failure_.reset();
+    }
+    forget_uncommitted();
+}
+
+void Engine::forget_uncommitted() {
+    while (!pending_.empty() && pending_.back().position > committed_position_) pending_.pop_back();
+}
+
+void Engine::fail(Outcome& o, const StoreError& e) {
+    // Every answer but a refusal: a retry answered from a group that never reached the log included.
+    for (auto& r : o.results)
+        if (r) r = storage_error(e);
+    o.accepted.clear();
+    o.slots.clear();
 }
 
 std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
-    drain(); // the caller holds write_mutex_: nothing is committed meanwhile, so the model stays as it is
-    Outcome outcome = commit(group);
+    drain(); // the caller holds write_mutex_: nothing is decided meanwhile, so the model stays as it is
+    Outcome outcome = decide_group(group);
+    if (write(outcome)) forget_uncommitted(); // this group's entry
     finish(outcome);
     return std::move(outcome.results);
 }
 
 void Engine::finish(Outcome& o) {
     if (o.accepted.empty()) return;
-    publish(o.accepted, o.rows);
-    for (std::size_t k = 0; k < o.rows.size(); ++k) o.results[o.slots[k].first]->envelopes[o.slots[k].second] = std::move(o.rows[k]);
+    publish(o.accepted, *o.rows);
+    // Copied, not moved: the group's Pending entry may still be read by the writer's retry checks.
+    for (std::size_t k = 0; k < o.rows->size(); ++k) o.results[o.slots[k].first]->envelopes[o.slots[k].second] = (*o.rows)[k];
 }
 
-Engine::Outcome Engine::commit(std::vector<Request>& group) {
+const RawEnvelope* Engine::in_flight(std::string_view event_id) const {
+    for (const auto& p : pending_)
+        if (auto it = p.by_id.find(event_id); it != p.by_id.end()) return &(*p.rows)[it->second];
+    return nullptr;
+}
+
+std::optional<StoreError> Engine::write(Outcome& o) {
+    if (o.accepted.empty()) return std::nullopt;
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        store_.append(*o.rows);
+    } catch (const StoreError& e) {
+        ++stats_.storage_failures;
+        fail(o, e);
+        return e;
+    }
+    stats_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    stats_.batch_events.observe(static_cast<double>(o.rows->size()));
+    committed_position_ = o.rows->back().position;
+    return std::nullopt;
+}
+
+Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
     Outcome o;
-    auto& [results, accepted, rows, slots] = o;
+    auto& [results, accepted, shared_rows, slots] = o;
+    auto& rows = *shared_rows;
     results.reserve(group.size());
     std::size_t posted = 0;
     for (const auto& request : group) posted += request.s.events.size();
@@ -303,8 +395,7 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
     }
     Instant last = pending_.empty() ? model_.recorded_at() : pending_.back().recorded_at;
     auto group_view = std::make_unique<View>(model_, pending_.empty() ? nullptr : pending_.back().view.get());
-    std::unordered_map<std::string, std::size_t> by_id;  // event_id → index in accepted
-    std::vector<bool> wrote(group.size(), false);
+    std::unordered_map<std::string_view, std::size_t> by_id; // event_id → index in rows (reserved: they stay put)
     std::int64_t next = (pending_.empty() ? model_.position() : pending_.back().position) + 1;
     std::string prev = !pending_.empty() ? pending_.back().hash : model_.position() ? model_.head_hash() : zero_hash();
 
@@ -335,14 +426,18 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
             if (p.event_id) {
                 std::optional<RawEnvelope> original;
                 if (auto it = by_id.find(*p.event_id); it != by_id.end()) original = rows[it->second];
-                else if (known_ids_.may_contain(*p.event_id)) // almost every new id is answered here, without the log
-                    try {
-                        ++stats_.id_lookups;
-                        original = store_.by_event_id(*p.event_id);
-                    } catch (const StoreError& e) {
-                        error = storage_error(e); // the request fails whole, as when its commit fails
-                        break;
-                    }
+                else if (known_ids_.may_contain(*p.event_id)) { // almost every new id is answered here, without the log
+                    if (const RawEnvelope* row = in_flight(*p.event_id)) original = *row;
+                    else
+                        try {
+                            ++stats_.id_lookups;
+                            if (!lookups_) lookups_.emplace(path_);
+                            original = lookups_->by_event_id(*p.event_id);
+                        } catch (const StoreError& e) {
+                            error = storage_error(e); // the request fails whole, as when its commit fails
+                            break;
+                        }
+                }
                 if (original) {
                     if (!same_content(p, req.actor, *original)) {
                         error = conflict(where() + "event_id " + *p.event_id + " was already used for other content (position " +
@@ -377,15 +472,15 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
             env.hash = raw.hash = chain_hash(raw);
             prev = env.hash;
             tx.apply(env);
-            by_id.emplace(env.event_id, accepted.size());
             accepted.push_back(std::move(env));
             rows.push_back(std::move(raw));
+            by_id.emplace(rows.back().event_id, rows.size() - 1);
             slots.emplace_back(r, out.envelopes.size());
             out.envelopes.emplace_back(); // the row itself once it is committed and published
             out.created = true;
         }
         if (error) {
-            for (std::size_t k = first_new; k < accepted.size(); ++k) by_id.erase(accepted[k].event_id);
+            for (std::size_t k = first_new; k < rows.size(); ++k) by_id.erase(rows[k].event_id);
             accepted.resize(first_new);
             rows.resize(first_new);
             slots.resize(first_new);
@@ -396,29 +491,14 @@ Engine::Outcome Engine::commit(std::vector<Request>& group) {
         } else {
             tx.merge_into(*group_view);
             if (out.created) last = now;
-            wrote[r] = out.created;
             results.emplace_back(std::move(out));
         }
     }
     model_lock.unlock();
     if (accepted.empty()) return o;
-
-    const auto started = std::chrono::steady_clock::now();
-    for (const auto& row : rows) known_ids_.add(row.event_id); // before: a failed commit may still have reached the disk
-    try {
-        store_.append(rows);
-    } catch (const StoreError& e) {
-        ++stats_.storage_failures;
-        for (std::size_t r = 0; r < group.size(); ++r)
-            if (wrote[r]) results[r] = storage_error(e);
-        accepted.clear();
-        rows.clear();
-        slots.clear();
-        return o;
-    }
-    stats_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    stats_.batch_events.observe(static_cast<double>(rows.size()));
-    pending_.push_back(Pending{rows.back().position, rows.back().hash, accepted.back().recorded_at, std::move(group_view)});
+    for (const auto& row : rows) known_ids_.add(row.event_id); // before the commit: a failed one may still reach the disk
+    pending_.push_back(Pending{rows.back().position, rows.back().hash, accepted.back().recorded_at, std::move(group_view),
+                               shared_rows, std::move(by_id)});
     return o;
 }
 
@@ -484,6 +564,7 @@ Result<std::int64_t> Engine::import_envelopes(std::span<const RawEnvelope> batch
     } catch (const StoreError& e) {
         return storage_error(e);
     }
+    committed_position_ = rows.back().position;
     publish(accepted, rows);
     return static_cast<std::int64_t>(rows.size());
 }

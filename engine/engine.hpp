@@ -18,9 +18,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace gridloop::engine {
@@ -122,36 +125,54 @@ private:
     };
     // What deciding and committing a group leaves: an answer per request, and the envelopes committed
     // (in position order, both forms) that are still to be applied, with the place in the answers
-    // of each: (request, envelope).
+    // of each: (request, envelope). The rows are shared with the group's Pending entry, whose retry
+    // checks read them until the model has applied the group: nobody changes them after decide.
     struct Outcome {
         std::vector<events::Result<Appended>> results;
         std::vector<events::Envelope> accepted;
-        std::vector<events::RawEnvelope> rows;
+        std::shared_ptr<std::vector<events::RawEnvelope>> rows = std::make_shared<std::vector<events::RawEnvelope>>();
         std::vector<std::pair<std::size_t, std::size_t>> slots;
     };
-    // A committed (or failed) group whose requests are owed their answers.
+    // A decided group on its way: to the committer thread, then to the completion thread.
     struct Completion {
         std::vector<Request> group;
         Outcome outcome;
     };
-    // A group committed by the writer thread and perhaps not applied yet: the model as the group left
-    // it, as a view over the previous such group (or the model), and the head it committed.
+    // A group decided by the writer and perhaps not committed, or not applied, yet: the model as the
+    // group leaves it, as a view over the previous such group (or the model), the head it appends,
+    // and its rows by event_id (for a retry that comes before the group is in the log).
     struct Pending {
         std::int64_t position = 0;
         std::string hash;
         events::Instant recorded_at;
         std::unique_ptr<View> view;
+        std::shared_ptr<const std::vector<events::RawEnvelope>> rows;
+        std::unordered_map<std::string_view, std::size_t> by_id;
     };
-    // Decides the group against the model and the pending groups, and commits what was accepted.
-    // The caller holds write_mutex_.
-    Outcome commit(std::vector<Request>& group);
+    // Decides the group against the model and the pending groups; what it accepts becomes a Pending
+    // entry and is to be committed in order. The caller holds write_mutex_.
+    Outcome decide_group(std::vector<Request>& group);
+    // Appends a decided group's rows in one durable transaction. On failure every answer of the group
+    // that was not a refusal becomes the storage error, nothing is to be applied, and the error is
+    // returned. On the committer thread, or on a synchronous writer's after drain().
+    std::optional<StoreError> write(Outcome& o);
+    // The stored row of an event_id decided in a group not applied yet; nullptr when there is none.
+    const events::RawEnvelope* in_flight(std::string_view event_id) const;
+    // After a failed commit: once every group decided on top of it has failed too, forgets their
+    // pending entries, so that the next group is decided against what the log holds. Writer side.
+    void recover_from_failed_commit();
+    // Drops the pending entries of groups not committed (the writer's side, under write_mutex_).
+    void forget_uncommitted();
+    // Turns a group's answers into the storage error (all but refusals); nothing is to be applied.
+    static void fail(Outcome& o, const StoreError& e);
     // Applies a committed outcome to the model and puts the stored envelopes into its answers.
     void finish(Outcome& o);
-    // Waits until the completion thread has applied every group committed (the caller holds write_mutex_).
+    // Waits until every decided group is committed and applied (the caller holds write_mutex_).
     void drain();
-    // commit, then finish, on the calling thread (which holds write_mutex_).
+    // decide_group, write and finish on the calling thread (which holds write_mutex_).
     std::vector<events::Result<Appended>> process(std::vector<Request>& group);
     void writer_loop();
+    void commit_loop();
     void completion_loop();
     // Applies committed envelopes to the model and tells the observers.
     void publish(const std::vector<events::Envelope>& committed, const std::vector<events::RawEnvelope>& rows);
@@ -168,8 +189,9 @@ private:
     projections::Model model_;
     mutable std::shared_mutex model_mutex_;
     std::mutex write_mutex_; // one writer at a time: the writer thread or a synchronous append
-    KnownIds known_ids_;     // under write_mutex_, as is:
+    KnownIds known_ids_;     // under write_mutex_, as are:
     std::deque<Pending> pending_;
+    std::optional<StoreReader> lookups_; // the retry checks' reads (store_ is the committer's)
 
     std::mutex queue_mutex_;
     std::condition_variable queue_cv_;
@@ -179,6 +201,17 @@ private:
 
     // Groups are applied and answered off the writer thread, so that the next group is decided and
     // committed meanwhile.
+    // The committer thread appends the groups the writer decided, in order, while the writer decides
+    // the next one: the writer waits for the committer only to hand a group over.
+    std::mutex commit_mutex_;
+    std::condition_variable commit_cv_;       // work for the committer
+    std::condition_variable commit_state_cv_; // a group taken or finished
+    std::deque<Completion> commits_;
+    bool committing_ = false, commit_stopping_ = false;
+    std::optional<StoreError> commit_failure_; // every group decided after a failed one fails alike, until recovered
+    std::atomic<std::int64_t> committed_position_{0}; // the log's head as committed
+    std::thread committer_;                           // started by the writer thread
+
     std::mutex completion_mutex_;
     std::condition_variable completion_cv_;
     std::deque<Completion> completions_;

@@ -11,9 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <string_view>
+#include <thread>
 
 using namespace gridloop;
 using events::errc;
@@ -29,6 +32,7 @@ enum class Fault { none, full, fsync, readonly };
 struct FaultState {
     std::atomic<Fault> fault{Fault::none};
     std::atomic<int> passes{0};        // calls that still succeed before the fault bites (writes for full, syncs for fsync)
+    std::atomic<int> sync_delay_ms{0}; // every sync of the database's files takes this long first (a slow disk)
     std::string target;                // the database path; its -wal and -shm share the prefix
     sqlite3_vfs* real = nullptr;
     sqlite3_vfs vfs{};
@@ -55,6 +59,8 @@ int x_write(sqlite3_file* f, const void* p, int n, sqlite3_int64 at) {
 }
 int x_truncate(sqlite3_file* f, sqlite3_int64 size) { return GRIDLOOP_FORWARD(xTruncate, size); }
 int x_sync(sqlite3_file* f, int flags) {
+    if (faults.sync_delay_ms > 0 && targeted(reinterpret_cast<ShimFile*>(f)->name))
+        std::this_thread::sleep_for(std::chrono::milliseconds(faults.sync_delay_ms));
     if (failing(f, Fault::fsync)) return SQLITE_IOERR_FSYNC;
     return GRIDLOOP_FORWARD(xSync, flags);
 }
@@ -119,7 +125,15 @@ public:
         faults.passes = passes;
         faults.fault = f;
     }
-    void clear() { faults.fault = Fault::none; }
+    // Every sync of the database's files sleeps this long first; 0 = no delay.
+    void slow(const std::string& db, int delay_ms) {
+        faults.target = db;
+        faults.sync_delay_ms = delay_ms;
+    }
+    void clear() {
+        faults.fault = Fault::none;
+        faults.sync_delay_ms = 0;
+    }
 };
 
 // ---- requests ----
@@ -130,14 +144,17 @@ json report(const std::string& case_id) {
     return j;
 }
 
-events::Result<engine::Appended> submit(engine::Engine& e, const json& list) {
+// Submits to the writer thread; the answer comes later.
+std::future<events::Result<engine::Appended>> submit_async(engine::Engine& e, const json& list) {
     std::vector<events::Posted> batch;
     for (const auto& j : list) batch.push_back(*events::decode_posted(j));
-    std::promise<events::Result<engine::Appended>> done;
-    auto answer = done.get_future();
-    e.submit(engine::Submission{std::move(batch), "admin"}, [&](events::Result<engine::Appended> r) { done.set_value(std::move(r)); });
-    return answer.get();
+    auto done = std::make_shared<std::promise<events::Result<engine::Appended>>>();
+    auto answer = done->get_future();
+    e.submit(engine::Submission{std::move(batch), "admin"}, [done](events::Result<engine::Appended> r) { done->set_value(std::move(r)); });
+    return answer;
 }
+
+events::Result<engine::Appended> submit(engine::Engine& e, const json& list) { return submit_async(e, list).get(); }
 
 // The refusal's message, "" for a success (doctest evaluates messages of passing checks under -s).
 std::string why(const events::Result<engine::Appended>& r) { return r ? std::string() : r.error().message; }
@@ -307,6 +324,72 @@ TEST_CASE("resources: a failed commit and then a crash leave the batch whole or 
     CHECK(r->created == (present == 0)); // 201 when it was not there, 200 with the originals when it was
     CHECK(r->envelopes.at(0).position == 10);
     CHECK(e.head().position == 12);
+}
+
+TEST_CASE("resources: a retry that comes while its group is still being committed gets the original") {
+    FaultyDisk disk;
+    EngineFixture f;
+    f.small_town();
+    const engine::Head before = f.engine->head();
+    // The writer decides the retry while the committer waits for the slow disk with the first request.
+    disk.slow(f.path, 300);
+    auto first = submit_async(*f.engine, json::array({report("z1")}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto retry = submit_async(*f.engine, json::array({report("z1")}));
+    const auto a = first.get(), b = retry.get();
+    disk.clear();
+    REQUIRE_MESSAGE(a, why(a));
+    REQUIRE_MESSAGE(b, why(b));
+    CHECK(a->created);
+    CHECK_FALSE(b->created);
+    CHECK(a->envelopes.at(0).position == before.position + 1);
+    CHECK(b->envelopes.at(0).position == a->envelopes.at(0).position);
+    CHECK(b->envelopes.at(0).hash == a->envelopes.at(0).hash);
+    const auto ids = event_ids(engine::StoreReader(f.path));
+    CHECK(std::count(ids.begin(), ids.end(), "id-z1") == 1);
+}
+
+TEST_CASE("resources: when a commit fails, the groups decided on top of it fail too, and the log goes on from its head") {
+    FaultyDisk disk;
+    EngineFixture f;
+    f.small_town();
+    std::atomic<int> published{0};
+    f.engine->on_commit([&](const std::vector<events::Envelope>& committed, const auto&) { published += static_cast<int>(committed.size()); });
+    const Snapshot before = snapshot(*f.engine);
+    // The first commit waits for the slow disk and then fails its fsync; meanwhile the writer decides
+    // a new report and a retry of the failing one on top of it.
+    disk.set(f.path, Fault::fsync);
+    disk.slow(f.path, 300);
+    auto failing = submit_async(*f.engine, json::array({report("z1")}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto next = submit_async(*f.engine, json::array({report("z2")}));
+    auto retry = submit_async(*f.engine, json::array({report("z1")})); // answered from the failing group: must fail too
+    for (auto* answer : {&failing, &next, &retry}) {
+        const auto r = answer->get();
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code == errc::unavailable);
+    }
+    disk.clear();
+    CHECK(snapshot(*f.engine) == before);
+    CHECK(published == 0);
+    CHECK(engine::StoreReader(f.path).head() == before.head);
+
+    // The next group is decided against the log as it stands, not against the failed groups.
+    const auto two = submit(*f.engine, json::array({report("z2")}));
+    REQUIRE_MESSAGE(two, why(two));
+    CHECK(two->created);
+    CHECK(two->envelopes.at(0).position == before.head.position + 1);
+    CHECK(two->envelopes.at(0).prev_hash == before.head.hash);
+    const auto one = submit(*f.engine, json::array({report("z1")}));
+    REQUIRE_MESSAGE(one, why(one));
+    CHECK(one->created);
+    CHECK(one->envelopes.at(0).position == before.head.position + 2);
+    CHECK(published == 2);
+    const Snapshot live = snapshot(*f.engine);
+    f.engine.reset();
+    engine::Engine reopened(f.path, f.clock);
+    CHECK(snapshot(reopened) == live);
+    CHECK(engine::verify(engine::StoreReader(f.path)).ok);
 }
 
 } // TEST_SUITE
