@@ -1,4 +1,5 @@
-// The single writer: decide in order, append the group in one transaction, apply, acknowledge.
+// The single writer: decide in order; append the group in one transaction (on the committer thread);
+// apply and acknowledge (on the completion thread).
 #include "engine/engine.hpp"
 
 #include "engine/replay.hpp"

@@ -75,9 +75,9 @@ public:
 
     // Appends one request and returns when it is durable.
     events::Result<Appended> append(Submission s);
-    // The same, completed later: the writer thread commits everything pending together, and a
-    // completion thread of the engine's calls `done` (in commit order) once the group is durable and
-    // applied to the model.
+    // The same, completed later: the writer thread decides everything pending together, a committer
+    // thread commits it in one transaction, and a completion thread of the engine's calls `done` (in
+    // commit order) once the group is durable and applied to the model.
     void submit(Submission s, Done done);
     // Several requests at once, each atomic on its own, sharing one commit (imports, loading).
     std::vector<events::Result<Appended>> append_many(std::vector<Submission> requests);
@@ -199,8 +199,6 @@ private:
     bool stopping_ = false;
     std::thread writer_;
 
-    // Groups are applied and answered off the writer thread, so that the next group is decided and
-    // committed meanwhile.
     // The committer thread appends the groups the writer decided, in order, while the writer decides
     // the next one: the writer waits for the committer only to hand a group over.
     std::mutex commit_mutex_;
@@ -212,6 +210,7 @@ private:
     std::atomic<std::int64_t> committed_position_{0}; // the log's head as committed
     std::thread committer_;                           // started by the writer thread
 
+    // Groups are applied and answered off the writer and committer threads.
     std::mutex completion_mutex_;
     std::condition_variable completion_cv_;
     std::deque<Completion> completions_;
