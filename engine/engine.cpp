@@ -7,7 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <random>
 
 namespace gridloop::engine {
@@ -128,6 +133,45 @@ std::optional<std::filesystem::path> Engine::snapshot() {
     return file;
 }
 
+bool Engine::snapshot_in_child() {
+#if defined(__SANITIZE_THREAD__)
+    return false; // ThreadSanitizer does not follow threads started in a forked child
+#else
+    std::lock_guard one(snapshot_write_mutex_);
+    std::int64_t position = 0;
+    pid_t child = -1;
+    {
+        std::shared_lock lock(model_mutex_); // held across the fork: the child's model is whole, at one position
+        position = model_.position();
+        if (position == 0) return true;
+        const std::string hash = model_.head_hash();
+        child = ::fork();
+        if (child == 0) {
+            // The child: the model as it stood, kept by copy-on-write while the parent goes on. It
+            // serializes and writes it, and leaves without running any destructor of the parent's.
+            int status = 1;
+            try {
+                projections::snapshot::Parts parts;
+                projections::save(model_, parts);
+                snapshots_.write(position, hash, parts, snapshot_options_.keep);
+                status = 0;
+            } catch (...) {
+            }
+            ::_exit(status);
+        }
+    }
+    if (child < 0) return false; // no fork (out of memory, say): the caller takes it here instead
+    snapshot_tried_ = position;
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0)
+        if (errno != EINTR) throw std::runtime_error(std::string("snapshot: waitpid: ") + std::strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("snapshot: the child that wrote it failed");
+    snapshot_position_ = position;
+    ++stats_.snapshots;
+    return true;
+#endif
+}
+
 void Engine::snapshot_loop() {
     std::unique_lock lock(snapshot_mutex_);
     for (;;) {
@@ -136,7 +180,7 @@ void Engine::snapshot_loop() {
         snapshot_wanted_ = false;
         lock.unlock();
         try {
-            snapshot();
+            if (!snapshot_in_child()) snapshot();
         } catch (const std::exception&) {
             ++stats_.snapshot_failures; // the log is unaffected; the next attempt comes `every` events later
         }

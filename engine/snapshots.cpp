@@ -55,10 +55,18 @@ std::uint64_t get_le(const unsigned char* p, int bytes) {
     return v;
 }
 
+// Fetched once, explicitly: OpenSSL's implicit fetch (EVP_sha256()) takes the method store's lock at
+// every use, and a child process forked to write a snapshot must not need a lock another thread may
+// have held at the fork. Snapshots' constructor fetches it in the parent.
+const EVP_MD* sha256_md() {
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md;
+}
+
 class Sha256 {
 public:
     Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-        if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 unavailable");
+        if (!ctx_ || !sha256_md() || EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr) != 1) throw std::runtime_error("SHA-256 unavailable");
     }
     void update(const void* p, std::size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
     Digest done() {
@@ -111,7 +119,7 @@ void sync_dir(const fs::path& dir) {
 
 } // namespace
 
-Snapshots::Snapshots(const std::string& db_path) : dir_(db_path + ".snapshots") {}
+Snapshots::Snapshots(const std::string& db_path) : dir_(db_path + ".snapshots") { sha256_md(); }
 
 std::vector<Snapshots::Entry> Snapshots::list() const {
     std::vector<Entry> out;

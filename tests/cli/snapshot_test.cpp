@@ -254,6 +254,16 @@ TEST_SUITE("cli") {
         CHECK(files.back().position == head); // at the stop
         CHECK(files.front().position >= head - 3'000 - 2'048);
         CHECK(files.front().position < head);
+        // The one taken while running (by a child process, forked mid-load) holds the model the fold
+        // gives at its position, byte for byte.
+        {
+            engine::StoreReader store(db.path());
+            std::vector<std::string> notes;
+            const auto loaded = snaps.load_newest(store, files.front().position, notes);
+            REQUIRE(loaded);
+            CHECK(loaded->position() == files.front().position);
+            CHECK(bytes_of(*loaded) == bytes_of(engine::fold(store, files.front().position)));
+        }
         engine::SystemClock clock;
         engine::Engine e(db.path(), clock, {}, {true, 3'000, 0, 2});
         CHECK(e.started_from() == head);
