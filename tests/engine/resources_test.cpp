@@ -179,6 +179,14 @@ Snapshot snapshot(const engine::Engine& e) {
     return {e.head(), e.read([](const projections::Model& m) { return m.cases().size(); })};
 }
 
+// The live model is what a fresh fold of the log gives (the fixture's engine is closed for it).
+void same_after_reopening(EngineFixture& f) {
+    const Snapshot live = snapshot(*f.engine);
+    f.engine.reset();
+    engine::Engine reopened(f.path, f.clock);
+    CHECK(snapshot(reopened) == live);
+}
+
 } // namespace
 
 TEST_SUITE("engine") {
@@ -257,11 +265,7 @@ TEST_CASE("resources: a full disk, a failing fsync or a read-only file fail appe
     CHECK(three->envelopes.at(2).position == before.head.position + 4);
     CHECK(published == 4);
 
-    // The live model is what a fresh fold of the log gives.
-    const Snapshot live = snapshot(*f.engine);
-    f.engine.reset();
-    engine::Engine reopened(f.path, f.clock);
-    CHECK(snapshot(reopened) == live);
+    same_after_reopening(f);
     const auto ids = event_ids(engine::StoreReader(f.path));
     REQUIRE(ids.size() == 14);
     CHECK(std::vector<std::string>(ids.end() - 4, ids.end()) == std::vector<std::string>{"id-x1", "id-x2", "id-x3", "id-x4"});
@@ -385,10 +389,7 @@ TEST_CASE("resources: when a commit fails, the groups decided on top of it fail 
     CHECK(one->created);
     CHECK(one->envelopes.at(0).position == before.head.position + 2);
     CHECK(published == 2);
-    const Snapshot live = snapshot(*f.engine);
-    f.engine.reset();
-    engine::Engine reopened(f.path, f.clock);
-    CHECK(snapshot(reopened) == live);
+    same_after_reopening(f);
     CHECK(engine::verify(engine::StoreReader(f.path)).ok);
 }
 
