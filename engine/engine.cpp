@@ -149,6 +149,9 @@ bool Engine::snapshot_in_child() {
         if (child == 0) {
             // The child: the model as it stood, kept by copy-on-write while the parent goes on. It
             // serializes and writes it, and leaves without running any destructor of the parent's.
+            // It needs none of the parent's files: a listening socket kept open by a child that
+            // outlives a killed server would stop the restarted server from binding its port.
+            ::close_range(3, ~0U, 0);
             int status = 1;
             try {
                 projections::snapshot::Parts parts;
