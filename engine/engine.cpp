@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <random>
 
@@ -22,6 +24,8 @@ using namespace events;
 namespace {
 
 constexpr std::size_t max_group_events = 10'000;
+// A snapshot's child process takes seconds at millions of cases; one still at it after this is killed.
+constexpr std::chrono::minutes snapshot_child_limit{10};
 
 std::string new_event_id() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -165,9 +169,24 @@ bool Engine::snapshot_in_child() {
     }
     if (child < 0) return false; // no fork (out of memory, say): the caller takes it here instead
     snapshot_tried_ = position;
+    // Waits for the child, but not for ever: a stop kills it (the snapshot at a clean stop is then
+    // taken here), and so does a child that hangs, so that neither holds up the server's exit.
+    const auto deadline = std::chrono::steady_clock::now() + snapshot_child_limit;
     int status = 0;
-    while (::waitpid(child, &status, 0) < 0)
-        if (errno != EINTR) throw std::runtime_error(std::string("snapshot: waitpid: ") + std::strerror(errno));
+    for (;;) {
+        const pid_t done = ::waitpid(child, &status, WNOHANG);
+        if (done == child) break;
+        if (done < 0 && errno != EINTR) throw std::runtime_error(std::string("snapshot: waitpid: ") + std::strerror(errno));
+        std::unique_lock lock(snapshot_mutex_);
+        const bool stopping = snapshot_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return snapshot_stopping_; });
+        if (stopping || std::chrono::steady_clock::now() > deadline) {
+            ::kill(child, SIGKILL);
+            while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+            }
+            snapshots_.remove_unfinished(position);
+            throw std::runtime_error(stopping ? "snapshot: the server stopped first" : "snapshot: the child that wrote it hung");
+        }
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("snapshot: the child that wrote it failed");
     snapshot_position_ = position;
     ++stats_.snapshots;

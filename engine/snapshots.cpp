@@ -96,6 +96,13 @@ std::string name_of(std::int64_t position) {
     return buf;
 }
 
+// The temp file a write goes through before its rename.
+fs::path tmp_of(const fs::path& dir, std::int64_t position) {
+    fs::path tmp = dir / name_of(position);
+    tmp += ".tmp";
+    return tmp;
+}
+
 Header read_header(std::FILE* f) {
     std::array<unsigned char, header_size> b{};
     if (std::fread(b.data(), 1, b.size(), f) != b.size()) throw std::runtime_error("shorter than a snapshot header");
@@ -134,6 +141,11 @@ std::vector<Snapshots::Entry> Snapshots::list() const {
     return out;
 }
 
+void Snapshots::remove_unfinished(std::int64_t position) const {
+    std::error_code ec;
+    fs::remove(tmp_of(dir_, position), ec);
+}
+
 fs::path Snapshots::write(std::int64_t position, const std::string& hash, const projections::snapshot::Parts& parts, std::size_t keep) const {
     if (position < 1 || hash.size() != 64) throw std::invalid_argument("snapshot: no position or hash to take it at");
     fs::create_directories(dir_);
@@ -159,8 +171,7 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     header.append(reinterpret_cast<const char*>(digest.data()), digest.size());
 
     const fs::path final_path = dir_ / name_of(position);
-    fs::path tmp = final_path;
-    tmp += ".tmp";
+    const fs::path tmp = tmp_of(dir_, position);
     {
         File f(std::fopen(tmp.c_str(), "wb"));
         if (!f.f) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::generic_category().message(errno));

@@ -44,6 +44,8 @@ public:
     // atomically and durably, then removes all but the newest `keep` at or below `position` (0:
     // removes none; those past it are another log's and left alone). Throws std::runtime_error.
     std::filesystem::path write(std::int64_t position, const std::string& hash, const projections::snapshot::Parts& parts, std::size_t keep) const;
+    // Removes what a write at `position` that was cut short (a killed process) left: its temp file.
+    void remove_unfinished(std::int64_t position) const;
 
     // The newest snapshot at or before `at` that is intact and belongs to the log read by `store`,
     // loaded; `notes` gets a line for each one passed over and why. nullopt when none is usable.

@@ -271,6 +271,21 @@ TEST_SUITE("cli") {
         CHECK(e.stats().snapshots.load() == 0);
     }
 
+    TEST_CASE("what a cut-short snapshot write leaves is removed, and never listed") {
+        testing::TempDb db("snap-cut");
+        load_synth(db.path(), 2'000);
+        const engine::Snapshots snaps(db.path());
+        fs::create_directories(snaps.dir());
+        const fs::path tmp = snaps.dir() / "00000000000000001234.snap.tmp";
+        std::ofstream(tmp) << "half a snapshot";
+        const auto before = snaps.list();
+        CHECK(std::none_of(before.begin(), before.end(), [](const auto& e) { return e.position == 1234; }));
+        snaps.remove_unfinished(1234);
+        CHECK_FALSE(fs::exists(tmp));
+        CHECK(snaps.list().size() == before.size());
+        snaps.remove_unfinished(1234); // nothing there: no error
+    }
+
     TEST_CASE("snapshots of a log since replaced at the same path do not push out the new log's own") {
         testing::TempDb db("snap-replaced");
         load_synth(db.path(), 3'000);
