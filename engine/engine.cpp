@@ -5,7 +5,6 @@
 #include "engine/replay.hpp"
 #include "projections/snapshot.hpp"
 
-#include <nlohmann/json.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,18 +36,19 @@ std::string new_event_id() {
     return buf;
 }
 
-// A retry comes from the same actor with the same type, data and (when given) occurred_at. A report
-// routed by location is compared without the grid_id the engine added.
-bool same_content(const Posted& p, std::string_view actor, const RawEnvelope& stored) {
+// A retry comes from the same actor with the same type, data and (when given) occurred_at; `data` is
+// the retry's canonical data text. A report routed by location is compared without the grid_id the
+// engine added.
+bool same_content(const Posted& p, std::string_view actor, const std::string& data, const RawEnvelope& stored) {
     if (type_name(p.event) != stored.type || actor != stored.actor) return false;
     if (p.occurred_at && format_time(*p.occurred_at) != stored.occurred_at) return false;
-    const nlohmann::json mine = encode_data(p.event);
-    if (!mine.contains("grid_id") && stored.type == IssueReported::type) {
-        auto theirs = nlohmann::json::parse(stored.data, nullptr, false);
-        if (theirs.is_object()) theirs.erase("grid_id");
-        return canonical_json(mine) == canonical_json(theirs);
+    if (const auto* report = std::get_if<IssueReported>(&p.event); report && !report->grid_id) {
+        auto theirs = decode_stored(stored.type, stored.data);
+        if (!theirs || !std::holds_alternative<IssueReported>(*theirs)) return false;
+        std::get<IssueReported>(*theirs).grid_id.reset();
+        return encode_data(*theirs) == data;
     }
-    return canonical_json(mine) == stored.data;
+    return data == stored.data;
 }
 
 // What a client reads when the log cannot take a write: the cause in plain words, the detail, and
@@ -251,7 +251,7 @@ void Engine::on_commit(Observer f) {
 
 Engine::Request::Request(Submission submission, Done d) : s(std::move(submission)), done(std::move(d)) {
     data.reserve(s.events.size());
-    for (const auto& p : s.events) data.push_back(canonical_json(encode_data(p.event)));
+    for (const auto& p : s.events) data.push_back(encode_data(p.event));
 }
 
 Result<Appended> Engine::append(Submission s) {
@@ -506,7 +506,7 @@ Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
                         }
                 }
                 if (original) {
-                    if (!same_content(p, req.actor, *original)) {
+                    if (!same_content(p, req.actor, data[i], *original)) {
                         error = conflict(where() + "event_id " + *p.event_id + " was already used for other content (position " +
                                          std::to_string(original->position) + ")");
                         break;
@@ -535,7 +535,7 @@ Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
             env.recorded_at = now;
             env.actor = req.actor;
             env.prev_hash = prev;
-            RawEnvelope raw = to_raw(env, env.event == p.event ? std::move(data[i]) : canonical_json(encode_data(env.event)));
+            RawEnvelope raw = to_raw(env, env.event == p.event ? std::move(data[i]) : encode_data(env.event));
             env.hash = raw.hash = chain_hash(raw);
             prev = env.hash;
             tx.apply(env);

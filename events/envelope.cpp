@@ -1,6 +1,8 @@
 // Envelope forms, canonical bytes and the hash chain.
 #include "events/envelope.hpp"
 
+#include "events/json_writer.hpp"
+
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
@@ -63,18 +65,6 @@ std::string sha256_parts(std::initializer_list<std::string_view> parts) {
     return to_hex(out, len);
 }
 
-// A JSON string as nlohmann writes it; printable ASCII without a quote or a backslash (ids, times,
-// hashes: the usual case) needs no escaping and is copied as it is.
-void put_string(std::string& out, std::string_view s) {
-    if (std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; })) {
-        out += '"';
-        out += s;
-        out += '"';
-        return;
-    }
-    out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // The canonical envelope, keys in sorted order, written by hand so that `data` is spliced in as
 // stored: any change to its bytes shows in the hash.
 // Writes into `out`, which it clears first.
@@ -89,7 +79,7 @@ void write_envelope(std::string& out, const RawEnvelope& r, bool with_hashes) {
     };
     auto quoted = [&](const char* key, std::string_view s) {
         raw(key, "");
-        put_string(out, s);
+        put_json_string(out, s);
     };
     quoted("actor", r.actor);
     raw("data", r.data);
@@ -138,7 +128,7 @@ std::string canonical_json(const json& j) {
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-RawEnvelope to_raw(const Envelope& e) { return to_raw(e, canonical_json(encode_data(e.event))); }
+RawEnvelope to_raw(const Envelope& e) { return to_raw(e, encode_data(e.event)); }
 
 RawEnvelope to_raw(const Envelope& e, std::string data) {
     return RawEnvelope{e.position,  e.stream,    e.version,       e.event_id,  std::string(e.type()), format_time(e.occurred_at),

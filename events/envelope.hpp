@@ -54,7 +54,7 @@ const std::string& zero_hash();
 std::string canonical_json(const nlohmann::json& j);
 
 RawEnvelope to_raw(const Envelope& e);
-// The same with the data text already written: it must be canonical_json(encode_data(e.event)).
+// The same with the data text already written: it must be encode_data(e.event).
 RawEnvelope to_raw(const Envelope& e, std::string data);
 // Decodes the stored data strictly; an error names the position.
 Result<Envelope> from_raw(const RawEnvelope& r);

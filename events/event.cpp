@@ -2,6 +2,7 @@
 #include "events/event.hpp"
 
 #include "events/decoder.hpp"
+#include "events/json_writer.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -53,118 +54,190 @@ private:
     const json* j_;
 };
 
-// ---- per-type encoding ----
+// ---- per-type encoding, straight to canonical text ----
 
-template <class T> void put(json& j, const char* key, const std::optional<T>& v) {
-    if (v) j[key] = *v;
-}
-template <class E> json names(const std::vector<E>& v) {
-    json a = json::array();
-    for (auto e : v) a.push_back(to_string(e));
-    return a;
-}
+template <class T> constexpr bool is_optional = false;
+template <class T> constexpr bool is_optional<std::optional<T>> = true;
+template <class T> constexpr bool is_map = false;
+template <class K, class V> constexpr bool is_map<std::map<K, V>> = true;
 
-json encode(const GridDefined& e) {
-    json j{{"grid_id", e.grid_id}, {"name", e.name}, {"level", to_string(e.level)}, {"parent_id", nullptr}};
-    if (e.parent_id) j["parent_id"] = *e.parent_id;
-    if (e.boundary) {
-        json rings = json::array();
-        for (const auto& ring : e.boundary->rings) {
-            json r = json::array();
-            for (const auto& p : ring) r.push_back({p[0], p[1]});
-            rings.push_back(std::move(r));
+// One value as the contract writes it: enums by their wire names, durations in ISO 8601, an absent
+// optional as null, maps (keyed by enums) as objects, other ranges as arrays.
+template <class T> void value(JsonWriter& w, const T& v) {
+    if constexpr (std::is_same_v<T, bool>) w.boolean(v);
+    else if constexpr (std::is_enum_v<T>) w.string(to_string(v));
+    else if constexpr (std::is_integral_v<T>) w.integer(v);
+    else if constexpr (std::is_floating_point_v<T>) w.number(v);
+    else if constexpr (std::is_convertible_v<const T&, std::string_view>) w.string(v);
+    else if constexpr (std::is_same_v<T, Duration>) w.string(format_duration(v));
+    else if constexpr (is_optional<T>) {
+        if (v) value(w, *v);
+        else w.null();
+    } else if constexpr (std::is_same_v<T, Location>) {
+        w.begin_object();
+        w.key("lat").number(v.lat);
+        w.key("lng").number(v.lng);
+        w.end_object();
+    } else if constexpr (std::is_same_v<T, Polygon>) {
+        w.begin_object();
+        w.key("type").string("Polygon");
+        w.key("coordinates");
+        value(w, v.rings);
+        w.end_object();
+    } else if constexpr (is_map<T>) {
+        w.begin_object();
+        for (const auto& [k, x] : v) {
+            w.key(to_string(k));
+            value(w, x);
         }
-        j["boundary"] = {{"type", "Polygon"}, {"coordinates", std::move(rings)}};
+        w.end_object();
+    } else {
+        w.begin_array();
+        for (const auto& x : v) value(w, x);
+        w.end_array();
     }
-    put(j, "station", e.station);
-    return j;
 }
-json encode(const DepartmentRegistered& e) {
-    return {{"dept_id", e.dept_id}, {"name", e.name}, {"kind", to_string(e.kind)}, {"serves", e.serves}};
-}
-json encode(const PersonAssigned& e) {
-    json j{{"person_id", e.person_id}, {"name", e.name}, {"role", to_string(e.role)}};
-    put(j, "grid_id", e.grid_id);
-    put(j, "dept_id", e.dept_id);
-    if (e.team) j["team"] = to_string(*e.team);
-    return j;
-}
-json encode(const PolicySet& e) {
-    json limits = json::object();
-    for (const auto& [rung, d] : e.limits) limits[std::string(to_string(rung))] = format_duration(d);
-    json j{{"limits", std::move(limits)}};
-    if (!e.start_rung.empty()) {
-        json sr = json::object();
-        for (const auto& [sev, rung] : e.start_rung) sr[std::string(to_string(sev))] = to_string(rung);
-        j["start_rung"] = std::move(sr);
+
+// A member; an absent optional leaves the member out.
+template <class T> void field(JsonWriter& w, std::string_view key, const T& v) {
+    if constexpr (is_optional<T>) {
+        if (v) field(w, key, *v);
+    } else {
+        w.key(key);
+        value(w, v);
     }
-    put(j, "satisfied_threshold", e.satisfied_threshold);
-    put(j, "max_returns", e.max_returns);
-    if (e.lost_contact_after) j["lost_contact_after"] = format_duration(*e.lost_contact_after);
-    put(j, "stars", e.stars);
-    return j;
 }
-json encode(const CalendarSet& e) {
-    return {{"timezone", e.timezone},
-            {"workdays", e.workdays},
-            {"work_hours", e.work_hours},
-            {"holidays", e.holidays},
-            {"makeup_workdays", e.makeup_workdays}};
+
+void encode(JsonWriter& w, const GridDefined& e) {
+    field(w, "grid_id", e.grid_id);
+    field(w, "name", e.name);
+    field(w, "level", e.level);
+    w.key("parent_id");
+    value(w, e.parent_id); // null for a town
+    field(w, "boundary", e.boundary);
+    field(w, "station", e.station);
 }
-json encode(const MemberRegistered& e) {
-    return {{"member_id", e.member_id}, {"name", e.name}, {"category", to_string(e.category)},
-            {"home_branch", e.home_branch}, {"residence_grid", e.residence_grid}};
+void encode(JsonWriter& w, const DepartmentRegistered& e) {
+    field(w, "dept_id", e.dept_id);
+    field(w, "name", e.name);
+    field(w, "kind", e.kind);
+    field(w, "serves", e.serves);
 }
-json encode(const MemberRelocated& e) {
-    json j{{"member_id", e.member_id}, {"to_grid", e.to_grid}};
-    put(j, "reason", e.reason);
-    return j;
+void encode(JsonWriter& w, const PersonAssigned& e) {
+    field(w, "person_id", e.person_id);
+    field(w, "name", e.name);
+    field(w, "role", e.role);
+    field(w, "grid_id", e.grid_id);
+    field(w, "dept_id", e.dept_id);
+    field(w, "team", e.team);
 }
-json encode(const MemberReportedIn& e) { return {{"member_id", e.member_id}, {"grid_id", e.grid_id}}; }
-json encode(const MemberContacted& e) { return {{"member_id", e.member_id}, {"by", e.by}, {"channel", e.channel}}; }
-json encode(const MembershipTransferred& e) { return {{"member_id", e.member_id}, {"to_branch", e.to_branch}}; }
-json encode(const PointsAwarded& e) {
-    json j{{"member_id", e.member_id}, {"points", e.points}, {"reason", e.reason}};
-    put(j, "case_id", e.case_id);
-    return j;
+void encode(JsonWriter& w, const PolicySet& e) {
+    field(w, "limits", e.limits);
+    if (!e.start_rung.empty()) field(w, "start_rung", e.start_rung);
+    field(w, "satisfied_threshold", e.satisfied_threshold);
+    field(w, "max_returns", e.max_returns);
+    field(w, "lost_contact_after", e.lost_contact_after);
+    field(w, "stars", e.stars);
 }
-json encode(const PointsRedeemed& e) { return {{"member_id", e.member_id}, {"points", e.points}, {"item", e.item}}; }
-json encode(const IssueReported& e) {
-    json j{{"case_id", e.case_id}, {"category", e.category}, {"description", e.description}, {"source", to_string(e.source)}};
-    put(j, "grid_id", e.grid_id);
-    if (e.location) j["location"] = {{"lat", e.location->lat}, {"lng", e.location->lng}};
-    if (e.severity) j["severity"] = to_string(*e.severity);
-    put(j, "reporter", e.reporter);
-    put(j, "media", e.media);
-    return j;
+void encode(JsonWriter& w, const CalendarSet& e) {
+    field(w, "timezone", e.timezone);
+    field(w, "workdays", e.workdays);
+    field(w, "work_hours", e.work_hours);
+    field(w, "holidays", e.holidays);
+    field(w, "makeup_workdays", e.makeup_workdays);
 }
-json encode(const IssueDiscussed& e) {
-    json j{{"case_id", e.case_id}, {"participants", e.participants}, {"decision", e.decision}};
-    if (e.teams) j["teams"] = names(*e.teams);
-    return j;
+void encode(JsonWriter& w, const MemberRegistered& e) {
+    field(w, "member_id", e.member_id);
+    field(w, "name", e.name);
+    field(w, "category", e.category);
+    field(w, "home_branch", e.home_branch);
+    field(w, "residence_grid", e.residence_grid);
 }
-json encode(const IssueEscalated& e) {
-    json j{{"case_id", e.case_id}, {"to_rung", to_string(e.to_rung)}, {"reason", e.reason}, {"auto", e.automatic}};
-    put(j, "dept_id", e.dept_id);
-    return j;
+void encode(JsonWriter& w, const MemberRelocated& e) {
+    field(w, "member_id", e.member_id);
+    field(w, "to_grid", e.to_grid);
+    field(w, "reason", e.reason);
 }
-json encode(const IssueReturned& e) { return {{"case_id", e.case_id}, {"dept_id", e.dept_id}, {"reason", e.reason}}; }
-json encode(const IssueSupervised& e) { return {{"case_id", e.case_id}, {"by", e.by}, {"note", e.note}}; }
-json encode(const IssueHandled& e) {
-    json j{{"case_id", e.case_id}, {"handler", e.handler}, {"result", e.result}};
-    put(j, "volunteers", e.volunteers);
-    return j;
+void encode(JsonWriter& w, const MemberReportedIn& e) {
+    field(w, "member_id", e.member_id);
+    field(w, "grid_id", e.grid_id);
 }
-json encode(const FeedbackGiven& e) { return {{"case_id", e.case_id}, {"to", e.to}, {"content", e.content}}; }
-json encode(const SatisfactionRated& e) {
-    json j{{"case_id", e.case_id}, {"rating", to_string(e.rating)}, {"solved", to_string(e.solved)}, {"rater", e.rater}};
-    put(j, "comment", e.comment);
-    return j;
+void encode(JsonWriter& w, const MemberContacted& e) {
+    field(w, "member_id", e.member_id);
+    field(w, "by", e.by);
+    field(w, "channel", e.channel);
 }
-json encode(const IssueDismissed& e) {
-    json j{{"case_id", e.case_id}, {"reason", to_string(e.reason)}};
-    put(j, "note", e.note);
-    return j;
+void encode(JsonWriter& w, const MembershipTransferred& e) {
+    field(w, "member_id", e.member_id);
+    field(w, "to_branch", e.to_branch);
+}
+void encode(JsonWriter& w, const PointsAwarded& e) {
+    field(w, "member_id", e.member_id);
+    field(w, "points", e.points);
+    field(w, "reason", e.reason);
+    field(w, "case_id", e.case_id);
+}
+void encode(JsonWriter& w, const PointsRedeemed& e) {
+    field(w, "member_id", e.member_id);
+    field(w, "points", e.points);
+    field(w, "item", e.item);
+}
+void encode(JsonWriter& w, const IssueReported& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "category", e.category);
+    field(w, "description", e.description);
+    field(w, "source", e.source);
+    field(w, "grid_id", e.grid_id);
+    field(w, "location", e.location);
+    field(w, "severity", e.severity);
+    field(w, "reporter", e.reporter);
+    field(w, "media", e.media);
+}
+void encode(JsonWriter& w, const IssueDiscussed& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "participants", e.participants);
+    field(w, "decision", e.decision);
+    field(w, "teams", e.teams);
+}
+void encode(JsonWriter& w, const IssueEscalated& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "to_rung", e.to_rung);
+    field(w, "reason", e.reason);
+    field(w, "auto", e.automatic);
+    field(w, "dept_id", e.dept_id);
+}
+void encode(JsonWriter& w, const IssueReturned& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "dept_id", e.dept_id);
+    field(w, "reason", e.reason);
+}
+void encode(JsonWriter& w, const IssueSupervised& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "by", e.by);
+    field(w, "note", e.note);
+}
+void encode(JsonWriter& w, const IssueHandled& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "handler", e.handler);
+    field(w, "result", e.result);
+    field(w, "volunteers", e.volunteers);
+}
+void encode(JsonWriter& w, const FeedbackGiven& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "to", e.to);
+    field(w, "content", e.content);
+}
+void encode(JsonWriter& w, const SatisfactionRated& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "rating", e.rating);
+    field(w, "solved", e.solved);
+    field(w, "rater", e.rater);
+    field(w, "comment", e.comment);
+}
+void encode(JsonWriter& w, const IssueDismissed& e) {
+    field(w, "case_id", e.case_id);
+    field(w, "reason", e.reason);
+    field(w, "note", e.note);
 }
 
 template <std::size_t... I> constexpr auto type_names(std::index_sequence<I...>) {
@@ -209,8 +282,14 @@ std::string stream_of(const Event& e) {
 
 Result<Event> decode_event(std::string_view type, const json& data) { return decoder::decode(type, NlohmannValue(data)); }
 
-json encode_data(const Event& e) {
-    return std::visit([](const auto& ev) { return encode(ev); }, e);
+std::string encode_data(const Event& e) {
+    std::string out;
+    out.reserve(192);
+    JsonWriter w(out);
+    w.begin_object();
+    std::visit([&w](const auto& ev) { encode(w, ev); }, e);
+    w.end_object();
+    return out;
 }
 
 Result<Posted> decode_posted(const json& body) { return decoder::decode_posted(NlohmannValue(body)); }

@@ -216,8 +216,9 @@ Result<Event> decode_event(std::string_view type, const nlohmann::json& data);
 // refuses integers beyond 64 bits, reads `-0` as a fraction and keeps a repeated key, which is refused).
 Result<Event> decode_stored(std::string_view type, std::string_view data);
 
-// The canonical `data` object (absent optionals omitted, durations as ISO 8601).
-nlohmann::json encode_data(const Event& e);
+// The canonical text of the `data` object (absent optionals omitted, durations as ISO 8601): the
+// bytes canonical_json (events/envelope.hpp) prints for it, written without building a DOM.
+std::string encode_data(const Event& e);
 
 // An event as a client posts it.
 struct Posted {

@@ -73,6 +73,13 @@ TEST_CASE("every event type decodes and re-encodes to the same canonical data") 
         {{"type", "PointsAwarded"}, {"data", {{"member_id", "mb-1"}, {"points", 5}, {"reason", "volunteer"}, {"case_id", "c-1"}}}},
         {{"type", "PointsRedeemed"}, {"data", {{"member_id", "mb-1"}, {"points", 3}, {"item", "rice"}}}},
         report(),
+        {{"type", "IssueReported"},
+         {"data",
+          {{"case_id", "c-0002"}, {"category", "garbage"}, {"description", "第一行\n\"引号\"\t\\"}, {"source", "camera"},
+           {"location", {{"lat", 32.125}, {"lng", 119.0}}}, {"severity", "urgent"}, {"reporter", "居民"}, {"media", {"a.jpg", "b.jpg"}}}}},
+        {{"type", "PersonAssigned"}, {"data", {{"person_id", "p-2"}, {"name", "赵"}, {"role", "department_staff"}, {"dept_id", "police"}}}},
+        {{"type", "SatisfactionRated"},
+         {"data", {{"case_id", "c-1"}, {"rating", "unsatisfied"}, {"solved", "no"}, {"rater", "resident"}, {"comment", "还是没修好"}}}},
         {{"type", "IssueDiscussed"}, {"data", {{"case_id", "c-1"}, {"participants", {"p-1", "p-2"}}, {"teams", {"work", "volunteer"}}, {"decision", "联合处置"}}}},
         {{"type", "IssueEscalated"}, {"data", {{"case_id", "c-1"}, {"to_rung", "department"}, {"dept_id", "police"}, {"reason", "需执法"}, {"auto", false}}}},
         {{"type", "IssueReturned"}, {"data", {{"case_id", "c-1"}, {"dept_id", "police"}, {"reason", "not ours"}}}},
@@ -88,7 +95,7 @@ TEST_CASE("every event type decodes and re-encodes to the same canonical data") 
         const std::string why = j.dump() + " → " + (r ? std::string() : r.error().message);
         REQUIRE_MESSAGE(r, why);
         CHECK(type_name(r->event) == j.at("type").get<std::string>());
-        CHECK(canonical_json(encode_data(r->event)) == canonical_json(j.at("data")));
+        CHECK(encode_data(r->event) == canonical_json(j.at("data")));
         same_on_both_parsers(j);
         seen.insert(j.at("type").get<std::string>());
     }
@@ -107,7 +114,7 @@ TEST_CASE("streams follow the subject of the event") {
 TEST_CASE("durations are normalised: whole seconds become ISO 8601") {
     auto r = posted({{"type", "PolicySet"}, {"data", {{"limits", {{"worker", 3600}}}}}});
     REQUIRE(r);
-    CHECK(encode_data(r->event).at("limits").at("worker") == "PT1H");
+    CHECK(json::parse(encode_data(r->event)).at("limits").at("worker") == "PT1H");
 }
 
 TEST_CASE("decode errors name the field and pick the status") {

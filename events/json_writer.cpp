@@ -1,0 +1,130 @@
+// Canonical JSON text without a DOM.
+#include "events/json_writer.hpp"
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace gridloop::events {
+
+using nlohmann::json;
+
+void put_json_string(std::string& out, std::string_view s) {
+    // The usual text (ids, names, Chinese descriptions) has no byte to escape: copied as it is once
+    // it is known to be valid UTF-8. Everything else is written by nlohmann itself.
+    bool plain = true, ascii = true;
+    for (char c : s) {
+        const auto b = static_cast<unsigned char>(c);
+        plain &= b >= 0x20 && c != '"' && c != '\\';
+        ascii &= b < 0x80;
+    }
+    if (plain && (ascii || simdjson::validate_utf8(s.data(), s.size()))) {
+        out += '"';
+        out += s;
+        out += '"';
+        return;
+    }
+    out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+JsonWriter& JsonWriter::key(std::string_view k) {
+    if (frames_.empty() || !frames_.back().object || has_key_) throw std::logic_error("JsonWriter: a key outside an object");
+    pending_key_ = k;
+    has_key_ = true;
+    return *this;
+}
+
+void JsonWriter::item() {
+    if (frames_.empty()) return;
+    Frame& f = frames_.back();
+    if (f.items > 0) out_ += ',';
+    if (!f.object) return;
+    if (!has_key_) throw std::logic_error("JsonWriter: a value without a key in an object");
+    has_key_ = false;
+    members_.push_back({pending_key_, out_.size(), 0});
+    put_json_string(out_, pending_key_);
+    out_ += ':';
+}
+
+void JsonWriter::item_done() {
+    if (frames_.empty()) return;
+    Frame& f = frames_.back();
+    ++f.items;
+    if (f.object) members_.back().end = out_.size();
+}
+
+void JsonWriter::string(std::string_view s) {
+    item();
+    put_json_string(out_, s);
+    item_done();
+}
+
+void JsonWriter::integer(std::int64_t v) {
+    item();
+    out_ += std::to_string(v);
+    item_done();
+}
+
+void JsonWriter::number(double v) {
+    item();
+    out_ += json(v).dump(); // nlohmann's shortest round-trip form, ".0" and exponents as it writes them
+    item_done();
+}
+
+void JsonWriter::boolean(bool v) {
+    item();
+    out_ += v ? "true" : "false";
+    item_done();
+}
+
+void JsonWriter::null() {
+    item();
+    out_ += "null";
+    item_done();
+}
+
+void JsonWriter::begin_object() {
+    item();
+    out_ += '{';
+    frames_.push_back({true, 0, members_.size()});
+}
+
+void JsonWriter::end_object() {
+    if (frames_.empty() || !frames_.back().object || has_key_) throw std::logic_error("JsonWriter: end_object without an open object");
+    const auto first = members_.begin() + static_cast<std::ptrdiff_t>(frames_.back().members);
+    auto by_key = [](const Member& a, const Member& b) { return a.key < b.key; };
+    auto out_of_order = [](const Member& a, const Member& b) { return !(a.key < b.key); };
+    if (std::adjacent_find(first, members_.end(), out_of_order) != members_.end()) {
+        std::vector<Member> sorted(first, members_.end());
+        std::sort(sorted.begin(), sorted.end(), by_key);
+        if (std::adjacent_find(sorted.begin(), sorted.end(), out_of_order) != sorted.end())
+            throw std::logic_error("JsonWriter: a key written twice");
+        scratch_.clear();
+        for (const Member& m : sorted) {
+            if (!scratch_.empty()) scratch_ += ',';
+            scratch_.append(out_, m.begin, m.end - m.begin);
+        }
+        out_.replace(first->begin, scratch_.size(), scratch_); // the same members and commas, reordered
+    }
+    members_.erase(first, members_.end());
+    frames_.pop_back();
+    out_ += '}';
+    item_done();
+}
+
+void JsonWriter::begin_array() {
+    item();
+    out_ += '[';
+    frames_.push_back({false, 0, members_.size()});
+}
+
+void JsonWriter::end_array() {
+    if (frames_.empty() || frames_.back().object) throw std::logic_error("JsonWriter: end_array without an open array");
+    frames_.pop_back();
+    out_ += ']';
+    item_done();
+}
+
+} // namespace gridloop::events
