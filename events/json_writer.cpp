@@ -12,15 +12,12 @@ namespace gridloop::events {
 using nlohmann::json;
 
 void put_json_string(std::string& out, std::string_view s) {
-    // The usual text (ids, names, Chinese descriptions) has no byte to escape: copied as it is once
-    // it is known to be valid UTF-8. Everything else is written by nlohmann itself.
-    bool plain = true, ascii = true;
-    for (char c : s) {
-        const auto b = static_cast<unsigned char>(c);
-        plain &= b >= 0x20 && c != '"' && c != '\\';
-        ascii &= b < 0x80;
-    }
-    if (plain && (ascii || simdjson::validate_utf8(s.data(), s.size()))) {
+    // The usual text (ids, times, hashes, names, Chinese descriptions) has no byte to escape: copied as
+    // it is, once known to be valid UTF-8 if it is not ASCII. Everything else is written by nlohmann.
+    auto special = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\'; };
+    const auto first = std::find_if(s.begin(), s.end(), [&](char c) { return special(c) || static_cast<unsigned char>(c) >= 0x80; });
+    if (first == s.end() ||
+        (std::none_of(first, s.end(), special) && simdjson::validate_utf8(&*first, static_cast<std::size_t>(s.end() - first)))) {
         out += '"';
         out += s;
         out += '"';
