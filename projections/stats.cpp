@@ -10,6 +10,8 @@
 #include <ext/pb_ds/tree_policy.hpp>
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -91,13 +93,21 @@ void Tally::add_case(const Case& c) {
 template <class T, std::size_t M> BasicSortedBlocks<T, M>::BasicSortedBlocks(std::span<const T> sorted)
     : size_(static_cast<std::int64_t>(sorted.size())) {
     if (!std::is_sorted(sorted.begin(), sorted.end())) throw std::invalid_argument("sorted blocks out of order");
-    blocks_.reserve((sorted.size() + max_block / 2 - 1) / (max_block / 2));
+    grow_blocks();
+    const std::size_t half = max_block_ / 2;
+    blocks_.reserve((sorted.size() + half - 1) / half);
     lasts_.reserve(blocks_.capacity());
-    for (std::size_t i = 0; i < sorted.size(); i += max_block / 2) {
-        const auto part = sorted.subspan(i, std::min(max_block / 2, sorted.size() - i));
+    for (std::size_t i = 0; i < sorted.size(); i += half) {
+        const auto part = sorted.subspan(i, std::min(half, sorted.size() - i));
         blocks_.emplace_back(part.begin(), part.end());
         lasts_.push_back(part.back());
     }
+}
+
+template <class T, std::size_t M> void BasicSortedBlocks<T, M>::grow_blocks() {
+    // cbrt(64 n), to a power of two: 128 up to a quarter of a million values, 512 from 2 million.
+    const auto best = std::bit_floor(static_cast<std::size_t>(std::cbrt(64.0 * static_cast<double>(size_))));
+    max_block_ = std::max(max_block_, best);
 }
 
 template <class T, std::size_t M> std::vector<T> BasicSortedBlocks<T, M>::values() const {
@@ -112,7 +122,7 @@ template <class T, std::size_t M> std::size_t BasicSortedBlocks<T, M>::holder(co
 }
 
 template <class T, std::size_t M> void BasicSortedBlocks<T, M>::insert(const T& x) {
-    ++size_;
+    if (std::has_single_bit(static_cast<std::uint64_t>(++size_))) grow_blocks();
     if (blocks_.empty()) {
         blocks_.push_back({x});
         lasts_.push_back(x);
@@ -123,9 +133,9 @@ template <class T, std::size_t M> void BasicSortedBlocks<T, M>::insert(const T& 
     auto& b = blocks_[i];
     b.insert(std::upper_bound(b.begin(), b.end(), x), x);
     lasts_[i] = b.back();
-    if (b.size() > max_block) { // split in halves
-        std::vector<T> upper(b.begin() + max_block / 2, b.end());
-        b.resize(max_block / 2);
+    if (b.size() > max_block_) { // split in halves
+        std::vector<T> upper(b.begin() + static_cast<std::ptrdiff_t>(b.size() / 2), b.end());
+        b.resize(b.size() / 2);
         lasts_[i] = b.back();
         lasts_.insert(lasts_.begin() + static_cast<std::ptrdiff_t>(i) + 1, upper.back());
         blocks_.insert(blocks_.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::move(upper));
@@ -144,7 +154,7 @@ template <class T, std::size_t M> bool BasicSortedBlocks<T, M>::erase(const T& x
     if (b.empty()) {
         blocks_.erase(blocks_.begin() + at);
         lasts_.erase(lasts_.begin() + at);
-    } else if (b.size() < min_block && i + 1 < blocks_.size() && b.size() + blocks_[i + 1].size() <= max_block) {
+    } else if (b.size() < max_block_ / 8 && i + 1 < blocks_.size() && b.size() + blocks_[i + 1].size() <= max_block_) {
         b.insert(b.end(), blocks_[i + 1].begin(), blocks_[i + 1].end()); // merge with the next block
         blocks_.erase(blocks_.begin() + at + 1);
         lasts_.erase(lasts_.begin() + at); // the next block's last is the merged block's
@@ -164,7 +174,7 @@ template <class T, std::size_t M> std::pair<T, T> BasicSortedBlocks<T, M>::at_ra
 }
 
 template class BasicSortedBlocks<std::int64_t, 2048>;
-template class BasicSortedBlocks<std::pair<Instant, const Case*>, 128>;
+template class BasicSortedBlocks<OpenDue, 128>;
 
 namespace {
 
@@ -251,7 +261,7 @@ struct StatsIndex::Node {
     SortedBlocks handle_all;
     DayMap<std::vector<std::int64_t>> handle_days;
     std::vector<const Case*> cases; // in report order
-    DueBlocks open_due; // (due, case) of the open cases
+    DueBlocks open_due; // the open cases by due time
     std::vector<Instant> reported_at, closed_at, timeouts_at;
     ContactTree residents;
 
@@ -285,7 +295,7 @@ namespace {
 // f(due, case) for each open case of `n` due at or before `now`, earliest due first.
 template <class F> void each_due_by(const StatsIndex::Node& n, Instant now, F f) {
     for (const auto& block : n.open_due.blocks())
-        for (const auto& [due, c] : block) {
+        for (const auto& [due, reported, c] : block) {
             if (due > now) return;
             f(due, *c);
         }
@@ -410,8 +420,8 @@ void StatsIndex::apply(const Case& c, const Change& change, int parity) {
             }
         }
         if (prior.open_due != after.open_due) {
-            if (prior.open_due) n->open_due.erase({*prior.open_due, &c});
-            if (after.open_due) n->open_due.insert({*after.open_due, &c});
+            if (prior.open_due) n->open_due.erase({*prior.open_due, c.reported_at, &c});
+            if (after.open_due) n->open_due.insert({*after.open_due, c.reported_at, &c});
         }
         for (const Instant t : change.closed) insert_sorted(n->closed_at, t);
         for (const Instant t : change.timed_out) insert_sorted(n->timeouts_at, t);
@@ -449,7 +459,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
         Tally* day_tally = nullptr;         // in the node's days: taken again at each new day, which may move it
         std::int64_t current_day = 0;
         std::vector<std::int64_t> handles; // handle_all's values, unsorted
-        std::vector<std::pair<Instant, const Case*>> open_due; // open_due's values, unsorted
+        std::vector<OpenDue> open_due; // open_due's values, unsorted
     };
     const auto write_categories = [&](std::vector<std::int64_t>& counts, Tally& t) { // in name order: appends
         for (std::size_t i = 0; i < counts.size(); ++i)
@@ -504,7 +514,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
                     s->handles.push_back(*handle);
                     if (n->by_day) n->handle_days[day].push_back(*handle); // the last day or a new one after it
                 }
-                if (c->state == CaseState::open) s->open_due.emplace_back(c->due_at, c);
+                if (c->state == CaseState::open) s->open_due.push_back({c->due_at, c->reported_at, c});
                 n->closed_at.insert(n->closed_at.end(), closed.begin(), closed.end());
                 n->timeouts_at.insert(n->timeouts_at.end(), timed_out.begin(), timed_out.end());
             }
@@ -694,11 +704,11 @@ void StatsIndex::save(snapshot::Out& out, const Refs& refs) const {
         std::vector<std::int64_t> cases;
         cases.reserve(n.cases.size());
         for (const Case* c : n.cases) cases.push_back(case_rank.at(c));
-        // Ties of due time are kept in address order, which differs between processes: written by rank.
+        // The last ties are kept in address order, which differs between processes: written by rank.
         std::vector<std::pair<Instant, std::int64_t>> open_due;
         open_due.reserve(static_cast<std::size_t>(n.open_due.size()));
         for (const auto& block : n.open_due.blocks())
-            for (const auto& [due, c] : block) open_due.emplace_back(due, case_rank.at(c));
+            for (const auto& [due, reported, c] : block) open_due.emplace_back(due, case_rank.at(c));
         std::sort(open_due.begin(), open_due.end());
         std::vector<std::pair<std::int64_t, std::int64_t>> residents;
         for (const auto& [contact, address] : n.residents)
@@ -730,9 +740,12 @@ void StatsIndex::load(snapshot::In& in, const Refs& refs) {
         if (!parent.empty()) parents.emplace_back(&n, std::move(parent));
         n.cases.reserve(cases.size());
         for (const auto r : cases) n.cases.push_back(at_rank(refs.cases, r));
-        std::vector<std::pair<Instant, const Case*>> due_cases; // sorted again: ties were by rank, are by address
+        std::vector<OpenDue> due_cases; // sorted again: ties were by rank, are by report time and address
         due_cases.reserve(open_due.size());
-        for (const auto& [due, r] : open_due) due_cases.emplace_back(due, at_rank(refs.cases, r));
+        for (const auto& [due, r] : open_due) {
+            const Case* c = at_rank(refs.cases, r);
+            due_cases.push_back({due, c->reported_at, c});
+        }
         std::sort(due_cases.begin(), due_cases.end());
         n.open_due = DueBlocks(due_cases);
         for (const auto& [contact, r] : residents)

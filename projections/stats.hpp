@@ -62,22 +62,26 @@ struct Tally : CaseCounts {
     void add_case(const Case& c); // counts_of(c), its category and its returns
 };
 
-// A sorted multiset in blocks of at most `MaxBlock` values, each block sorted and every value of a
-// block at most every value of the next: inserting or erasing moves the values of one block, and the
-// k-th smallest is a walk over the block sizes (a thousand or so for millions of handling times) then
-// an index — no copy, no selection. Which block holds a value is a binary search over each block's last
-// value, kept side by side in one vector so that it touches contiguous memory; a value above all
-// others (the usual new due time) goes to the last block without one. Plain vectors, so that a
-// snapshot writes and reads it as it is. Defined for the value types named below (stats.cpp).
-template <class T, std::size_t MaxBlock> class BasicSortedBlocks {
+// A sorted multiset in blocks, each block sorted and every value of a block at most every value of
+// the next: inserting or erasing moves the values of one block, and the k-th smallest is a walk over
+// the block sizes (a thousand or so for millions of handling times) then an index — no copy, no
+// selection. Which block holds a value is a binary search over each block's last value, kept side by
+// side in one vector so that it touches contiguous memory; a value above all others (the usual new
+// due time) goes to the last block without one. Plain vectors, so that a snapshot writes and reads it
+// as it is. Defined for the value types named below (stats.cpp).
+//
+// A block splits in halves past max_block() values: `MinBlock`, or more once there are many values.
+// An insert moves half a block, and every split moves the list of blocks (values / block size), so
+// the block size that costs least grows as the cube root of the count: max_block() follows it as the
+// count grows (never back, so that no block is ever over it).
+template <class T, std::size_t MinBlock> class BasicSortedBlocks {
 public:
-    static constexpr std::size_t max_block = MaxBlock, min_block = max_block / 8;
-
     BasicSortedBlocks() = default;
     // The values given, in blocks half full; std::invalid_argument unless they are sorted.
     explicit BasicSortedBlocks(std::span<const T> sorted);
 
     std::int64_t size() const { return size_; }
+    std::size_t max_block() const { return max_block_; }
     std::vector<T> values() const; // all of them, sorted
     const std::vector<std::vector<T>>& blocks() const { return blocks_; }
     void insert(const T& x);
@@ -87,20 +91,31 @@ public:
 
 private:
     std::size_t holder(const T& x) const; // the first block whose last value is not below x (or blocks' count)
+    void grow_blocks();                   // max_block_ for size_, if that is more
 
     std::vector<std::vector<T>> blocks_;
     std::vector<T> lasts_; // blocks_[i].back(), for each i
     std::int64_t size_ = 0;
+    std::size_t max_block_ = MinBlock;
 };
 
 // The stats index's handling times (ms).
 using SortedBlocks = BasicSortedBlocks<std::int64_t, 2048>;
-// Open cases by due time (ties by address). Smaller blocks than for handling times: a value is twice
-// the size, an insert or an erase moves half a block on average, and the open cases change at every
-// event of theirs (128 was the fastest of 64 to 2048 for 100k and 1M values).
-using DueBlocks = BasicSortedBlocks<std::pair<Instant, const Case*>, 128>;
+// An open case at its due time. Ties of due time go by report time, then address: cases reported
+// outside working hours all fall due when the next working period's limit runs out, and by report
+// time each new one lands after the others of its due, where inserting moves nothing (by address it
+// landed anywhere among them, moving half a block of memory that is no longer in cache).
+struct OpenDue {
+    Instant due, reported;
+    const Case* c = nullptr;
+    friend auto operator<=>(const OpenDue&, const OpenDue&) = default;
+};
+// Open cases by due time. Smaller blocks than for handling times: a value is three times the size,
+// an insert or an erase moves half a block on average, and the open cases change at every event of
+// theirs (128 was the fastest of 64 to 2048 for 100k and 1M values; 512 for 4 million).
+using DueBlocks = BasicSortedBlocks<OpenDue, 128>;
 extern template class BasicSortedBlocks<std::int64_t, 2048>;
-extern template class BasicSortedBlocks<std::pair<Instant, const Case*>, 128>;
+extern template class BasicSortedBlocks<OpenDue, 128>;
 
 // Events of one local day in a grid subtree: cases reported, cases closed (by the rating that closed
 // them) and rungs that ran out (the engine's own time-outs, and open cases due that day that the

@@ -259,7 +259,7 @@ TEST_CASE("sorted blocks: ranks, inserts and erases against a multiset") {
                 return;
             }
         }
-        for (const auto& b : blocks.blocks()) CHECK((!b.empty() && b.size() <= projections::SortedBlocks::max_block));
+        for (const auto& b : blocks.blocks()) CHECK((!b.empty() && b.size() <= blocks.max_block()));
     };
     // Grow well past a block with many duplicates (splits), check, then erase most (merges), check.
     for (int i = 0; i < 20000; ++i) {
@@ -288,7 +288,7 @@ TEST_CASE("sorted blocks: ranks, inserts and erases against a multiset") {
     const projections::SortedBlocks copy(values);
     CHECK(copy.size() == blocks.size());
     CHECK(copy.values() == values);
-    for (const auto& b : copy.blocks()) CHECK(b.size() <= projections::SortedBlocks::max_block / 2);
+    for (const auto& b : copy.blocks()) CHECK(b.size() <= copy.max_block() / 2);
     for (std::int64_t k = 0; k < copy.size(); k += 7) CHECK(copy.at_rank(k) == blocks.at_rank(k));
     CHECK_THROWS_AS(projections::SortedBlocks(std::vector<std::int64_t>{1, 2, 0}), std::invalid_argument);
     while (!want.empty()) {
