@@ -5,8 +5,6 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <set>
-#include <unordered_map>
 #include <utility>
 
 namespace gridloop::engine {
@@ -23,14 +21,6 @@ constexpr std::chrono::seconds max_sleep{30};
 constexpr std::chrono::seconds retry_delay{1};
 constexpr std::size_t max_refusals = 100;
 
-using Queue = std::set<std::pair<Instant, std::string>>; // open cases by (due_at, case_id)
-
-struct Entry {
-    Instant due;
-    std::int64_t version = 0;
-    Queue::iterator at; // its place in the queue
-};
-
 // What the writer needs to know about one due case, read from the model in one go.
 struct Due {
     Instant due;
@@ -40,16 +30,18 @@ struct Due {
     projections::RungMask rungs = 0;
 };
 
-// The little the schedule keeps of a case.
-struct Seen {
-    std::int64_t version = 0;
-    bool open = false;
-    Instant due;
-};
+// The earliest due of an open case in the model, if any.
+std::optional<Instant> earliest(const projections::Model& m) {
+    const auto& blocks = m.open_by_due().blocks();
+    if (blocks.empty()) return std::nullopt;
+    return blocks.front().front().due;
+}
 
-std::optional<Seen> seen_of(const Case* c) {
-    if (!c) return std::nullopt;
-    return Seen{c->version, c->state == CaseState::open, c->due_at};
+// f(case) for each open case due at or before `t`, earliest due first, until f returns false.
+template <class F> void each_due_by(const projections::Model& m, Instant t, F f) {
+    for (const auto& block : m.open_by_due().blocks())
+        for (const auto& open : block)
+            if (open.due > t || !f(*open.c)) return;
 }
 
 } // namespace
@@ -57,42 +49,9 @@ std::optional<Seen> seen_of(const Case* c) {
 struct Scheduler::State {
     mutable std::mutex mutex;
     std::condition_variable cv;
-    Queue queue;
-    std::unordered_map<std::string, Entry> by_case;  // the entry of each case in `queue`
+    std::optional<Instant> earliest; // the model's earliest due, as of the last commit
     std::deque<std::string> refusals;
     bool woken = false, stopping = false;
-
-    std::optional<Instant> earliest() const {
-        if (queue.empty()) return std::nullopt;
-        return queue.begin()->first;
-    }
-
-    // Takes the case as the model shows it now. Returns whether the earliest due changed.
-    bool update(const std::string& id, const std::optional<Seen>& c) {
-        const auto before = earliest();
-        const bool open = c && c->open;
-        if (auto it = by_case.find(id); it != by_case.end()) {
-            if (open && it->second.due == c->due) { // most events leave a case where it is in the queue
-                it->second.version = c->version;
-                return false;
-            }
-            queue.erase(it->second.at);
-            if (open) it->second = Entry{c->due, c->version, queue.emplace(c->due, id).first};
-            else by_case.erase(it);
-        } else if (open) {
-            by_case.emplace(id, Entry{c->due, c->version, queue.emplace(c->due, id).first});
-        }
-        return earliest() != before;
-    }
-
-    // The same from a reader that may be late: the observer and the initial build read the model
-    // as of the last commit, but run_due reads it before appending and writes back afterwards. Only
-    // an entry still at the version read (or older) is corrected; one the observer removed stays out.
-    void correct(const std::string& id, const std::optional<Seen>& c) {
-        auto it = by_case.find(id);
-        if (it == by_case.end() || (c && it->second.version > c->version)) return;
-        update(id, c);
-    }
 
     void refused(std::string message) {
         if (refusals.size() == max_refusals) refusals.pop_front();
@@ -131,34 +90,27 @@ bool by_due(const Due& a, const Due& b) { return std::tie(a.due, a.case_id) < st
 } // namespace
 
 Scheduler::Scheduler(Engine& engine) : engine_(engine), state_(std::make_shared<State>()) {
-    // The observer runs after each commit on the thread that applies commits, with the model already
-    // applied and no later commit applied until it returns, so what it reads is exactly that commit's
-    // result.
+    // The schedule is the model's own: its open cases by due time. The observer runs after each
+    // commit on the thread that applies commits, with the model already applied and no later commit
+    // applied until it returns; it wakes the thread when the earliest due changed.
     std::weak_ptr<State> weak = state_;
-    engine_.on_commit([weak, &engine](const std::vector<Envelope>& committed, const std::vector<RawEnvelope>&) {
+    engine_.on_commit([weak, &engine](const std::vector<Envelope>&, const std::vector<RawEnvelope>&) {
         auto state = weak.lock();
         if (!state) return; // the scheduler is gone; its observer stays registered and idle
-        // Each case as the commit left it (a case met twice is updated twice, to the same).
-        std::vector<std::pair<const std::string*, std::optional<Seen>>> seen;
-        engine.read([&](const projections::Model& m) {
-            for (const auto& env : committed)
-                if (const std::string* id = case_id_of(env.event)) seen.emplace_back(id, seen_of(m.find_case(*id)));
-        });
-        if (seen.empty()) return;
-        bool changed = false;
+        const auto due = engine.read([](const projections::Model& m) { return earliest(m); });
         {
             std::lock_guard lock(state->mutex);
-            for (const auto& [id, c] : seen) changed |= state->update(*id, c);
-            if (changed) state->woken = true;
+            if (state->earliest == due) return;
+            state->earliest = due;
+            state->woken = true;
         }
-        if (changed) state->cv.notify_all();
+        state->cv.notify_all();
     });
-    // Registered first, then built under the model's lock: a commit in between is seen by both, and
-    // versions keep the fresher view.
+    // Registered first, then read under the model's lock: a commit in between is applied after this
+    // read, and its observer writes after it.
     engine_.read([&](const projections::Model& m) {
         std::lock_guard lock(state_->mutex);
-        for (const auto& [id, c] : m.cases())
-            if (c.state == CaseState::open) state_->update(id, seen_of(&c));
+        state_->earliest = earliest(m);
     });
 }
 
@@ -166,7 +118,7 @@ Scheduler::~Scheduler() { stop(); }
 
 std::optional<Instant> Scheduler::next_due() const {
     std::lock_guard lock(state_->mutex);
-    return state_->earliest();
+    return state_->earliest;
 }
 
 std::vector<std::string> Scheduler::take_refusals() {
@@ -177,27 +129,14 @@ std::vector<std::string> Scheduler::take_refusals() {
 }
 
 std::size_t Scheduler::run_due(Instant now) {
-    std::vector<std::string> candidates;
-    {
-        std::lock_guard lock(state_->mutex);
-        for (auto it = state_->queue.begin(); it != state_->queue.end() && it->first <= now; ++it) candidates.push_back(it->second);
-    }
-    if (candidates.empty()) return 0;
-
-    // The cases as the model shows them: the schedule may lag a commit that is being published.
     std::vector<Due> due;
-    std::vector<std::pair<std::string, std::optional<Seen>>> stale;
     engine_.read([&](const projections::Model& m) {
-        for (const auto& id : candidates) {
-            const Case* c = m.find_case(id);
-            if (c && c->state == CaseState::open && c->due_at <= now) due.push_back(due_of(*c));
-            else stale.emplace_back(id, seen_of(c));
-        }
+        each_due_by(m, now, [&](const Case& c) {
+            due.push_back(due_of(c));
+            return true;
+        });
     });
-    if (!stale.empty()) {
-        std::lock_guard lock(state_->mutex);
-        for (const auto& [id, c] : stale) state_->correct(id, c);
-    }
+    if (due.empty()) return 0;
     std::sort(due.begin(), due.end(), by_due);
 
     // One request per case, so that a case that moved meanwhile does not hold the others back; all
@@ -232,12 +171,13 @@ std::optional<Instant> Scheduler::next_due(const Ahead& ahead) const {
     std::optional<Instant> next;
     for (const auto& [id, c] : ahead)
         if (c.state == CaseState::open && (!next || c.due_at < *next)) next = c.due_at;
-    std::lock_guard lock(state_->mutex);
-    for (const auto& [due, id] : state_->queue) {
-        if (ahead.contains(id)) continue;
-        if (!next || due < *next) next = due;
-        break;
-    }
+    engine_.read([&](const projections::Model& m) {
+        each_due_by(m, next.value_or(Instant::max()), [&](const Case& c) {
+            if (ahead.contains(c.case_id)) return true;
+            next = c.due_at; // the first not overtaken by `ahead`, and before any of `ahead`
+            return false;
+        });
+    });
     return next;
 }
 
@@ -245,11 +185,12 @@ std::vector<std::string> Scheduler::due_by(Instant t, const Ahead& ahead) const 
     std::vector<std::pair<Instant, std::string>> found;
     for (const auto& [id, c] : ahead)
         if (c.state == CaseState::open && c.due_at <= t) found.emplace_back(c.due_at, id);
-    {
-        std::lock_guard lock(state_->mutex);
-        for (auto it = state_->queue.begin(); it != state_->queue.end() && it->first <= t; ++it)
-            if (!ahead.contains(it->second)) found.push_back(*it);
-    }
+    engine_.read([&](const projections::Model& m) {
+        each_due_by(m, t, [&](const Case& c) {
+            if (!ahead.contains(c.case_id)) found.emplace_back(c.due_at, c.case_id);
+            return true;
+        });
+    });
     std::sort(found.begin(), found.end());
     std::vector<std::string> ids;
     ids.reserve(found.size());
@@ -325,14 +266,14 @@ void Scheduler::loop() {
     std::unique_lock lock(s.mutex);
     while (!s.stopping) {
         s.woken = false;
-        const auto next = s.earliest();
+        const auto next = s.earliest;
         const Instant now = clock.now();
         if (next && *next <= now) {
             lock.unlock();
             run_due(now);
             lock.lock();
             // Whatever is still due at `now` could not be written: try again a little later.
-            if (auto still = s.earliest(); still && *still <= now && !s.stopping)
+            if (auto still = s.earliest; still && *still <= now && !s.stopping)
                 s.cv.wait_for(lock, retry_delay, [&] { return s.stopping || s.woken; });
             continue;
         }

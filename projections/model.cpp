@@ -67,6 +67,8 @@ void Model::apply(const Envelope& env) {
             }
         }
         const std::int64_t timeouts = c.timeouts;
+        auto open_due = [&c] { return c.state == CaseState::open ? std::optional(OpenDue{c.due_at, c.reported_at, &c}) : std::nullopt; };
+        const std::optional<OpenDue> due_before = fresh ? std::nullopt : open_due();
         RungMask rungs = 0;
         if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
         apply_case(c, env, config_, rungs);
@@ -76,6 +78,10 @@ void Model::apply(const Envelope& env) {
         if (fresh) cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
         if (!deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
+        if (const auto due_after = open_due(); due_after != due_before) {
+            if (due_before) open_by_due_.erase(*due_before);
+            if (due_after) open_by_due_.insert(*due_after);
+        }
         if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
             for (const auto& v : *h->volunteers)
                 if (Member* m = members_.find(v)) m->services.push_back({env.position, env.recorded_at, h->case_id});

@@ -48,6 +48,8 @@ public:
     const ById<Person>& persons() const { return persons_; }
     const ById<Case>& cases() const { return cases_.map(); }
     const ById<Member>& members() const { return members_.map(); }
+    // Every open case by due time (ties by report time, then address): what the scheduler runs out.
+    const DueBlocks& open_by_due() const { return open_by_due_; }
     // Statistics per grid subtree, kept up to date by apply() (or, while deferred, by settle_stats()).
     const StatsIndex& stats() const { return stats_; }
     // A name of the timelines' table: an actor or department id ("" for 0).
@@ -116,6 +118,7 @@ private:
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
     ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
+    DueBlocks open_by_due_;
     StatsIndex stats_;
     // While the statistics are deferred: where they stood, and what the events since then touched.
     struct Deferred { // no member initializers: clang cannot use them before Model is complete

@@ -16,10 +16,12 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 #include <thread>
 
@@ -84,6 +86,13 @@ json views(const Model& m, Instant now) {
     }
     for (const auto& [id, d] : m.departments())
         for (const auto* c : m.department_queue(id)) j["queues"][id].push_back(c->case_id);
+    // The scheduler's queue, kept event by event by the fold and rebuilt from the cases on a load.
+    std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> due;
+    for (const auto& block : m.open_by_due().blocks())
+        for (const auto& o : block) due.emplace_back(o.due.time_since_epoch().count(), o.reported.time_since_epoch().count(), o.c->case_id);
+    CHECK(std::is_sorted(due.begin(), due.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); }));
+    std::sort(due.begin(), due.end());
+    j["open_by_due"] = due;
     return j;
 }
 
