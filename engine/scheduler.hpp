@@ -1,5 +1,5 @@
 // The scheduler: writes the engine's own time-out events (automatic escalation and supervision) when
-// a case's rung runs out. No timer state lives outside the log: the schedule is rebuilt from the model.
+// a case's rung runs out. No timer state lives outside the log: the schedule is the model's.
 #pragma once
 
 #include "engine/engine.hpp"
@@ -16,8 +16,9 @@ namespace gridloop::engine {
 
 class Scheduler {
 public:
-    // Builds the schedule (every open case's due_at) from the model and keeps it current from the
-    // engine's commits. The engine must outlive the scheduler.
+    // The schedule is the model's open cases by due time (Model::open_by_due); the scheduler keeps
+    // only the earliest due, read after each of the engine's commits. The engine must outlive the
+    // scheduler.
     explicit Scheduler(Engine& engine);
     ~Scheduler(); // stops the background thread if running
     Scheduler(const Scheduler&) = delete;
