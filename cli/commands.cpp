@@ -42,7 +42,7 @@ const Usage usages[] = {
      "the server refuses to start without one, re-reads it on SIGHUP, and drains and exits 0 on SIGTERM/SIGINT.\n"
      "--quiet turns the access log off. The read model starts from the newest usable snapshot in\n"
      "FILE.snapshots/ and folds only the events after it; a snapshot is taken every N events (default\n"
-     "1000000, 0 = never; written by a child process, so serving goes on meanwhile) and at a clean stop,\n"
+     "1000000, 0 = never; written by a child process at a lower CPU priority, so serving goes on meanwhile) and at a clean stop,\n"
      "keeping the newest --snapshot-keep (default 4, 0 = all);\n"
      "--no-snapshots folds the whole log and takes none."},
     {"import", "gridloop import --db FILE [--actor SUBJECT] EVENTS.ndjson",
