@@ -78,7 +78,7 @@ void Model::apply(const Envelope& env) {
         if (fresh) cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
         if (!deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
-        if (const auto due_after = open_due(); due_after != due_before) {
+        if (const auto due_after = open_due(); !deferred_ && due_after != due_before) { // else settle_stats()
             if (due_before) open_by_due_.erase(*due_before);
             if (due_after) open_by_due_.insert(*due_after);
         }
@@ -120,12 +120,18 @@ void Model::settle_stats() {
     if (!deferred_) return;
     const Deferred d = std::move(*deferred_);
     deferred_.reset();
-    if (d.rebuild) return rebuild_stats();
+    if (d.rebuild) {
+        rebuild_stats();
+        return index_open_cases();
+    }
     std::vector<StatsIndex::CaseBefore> cases;
     cases.reserve(d.order.size());
     for (const Case* c : d.order) { // new cases in log order, as the fold adds them
         const auto& was = d.cases.at(c);
         cases.push_back({c, &was.mark, &was.returns});
+        // The open cases by due time, once for each case the events touched (reported_at never changes).
+        if (was.mark && was.mark->open_due) open_by_due_.erase({*was.mark->open_due, c->reported_at, c});
+        if (c->state == CaseState::open) open_by_due_.insert({c->due_at, c->reported_at, c});
     }
     std::vector<StatsIndex::MemberBefore> members;
     members.reserve(d.members.size());
@@ -145,6 +151,14 @@ void Model::rebuild_stats() {
     members.reserve(members_.size());
     for (const auto& [_, m] : members_.map()) members.push_back(&m);
     stats_.rebuild(cases, members);
+}
+
+void Model::index_open_cases() {
+    std::vector<OpenDue> open;
+    for (const auto& [_, c] : cases_.map())
+        if (c.state == CaseState::open) open.push_back({c.due_at, c.reported_at, &c});
+    std::sort(open.begin(), open.end());
+    open_by_due_ = DueBlocks(open);
 }
 
 std::vector<std::string> Model::subtree(std::string_view root) const {

@@ -49,6 +49,7 @@ public:
     const ById<Case>& cases() const { return cases_.map(); }
     const ById<Member>& members() const { return members_.map(); }
     // Every open case by due time (ties by report time, then address): what the scheduler runs out.
+    // Deferred and settled with the statistics, which is why it is not read in between either.
     const DueBlocks& open_by_due() const { return open_by_due_; }
     // Statistics per grid subtree, kept up to date by apply() (or, while deferred, by settle_stats()).
     const StatsIndex& stats() const { return stats_; }
@@ -134,6 +135,7 @@ private:
     };
     std::optional<Deferred> deferred_;
     void rebuild_stats();
+    void index_open_cases(); // open_by_due_ from every case
 };
 
 // The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.

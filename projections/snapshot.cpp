@@ -181,15 +181,10 @@ Model load(const snapshot::Opener& open) {
                              listed.push_back(refs.cases[r]);
                          }
                      }
-                     std::vector<OpenDue> open;
-                     for (const Case* c : refs.cases) {
-                         if (c->state != events::CaseState::open) continue;
-                         open.push_back({c->due_at, c->reported_at, c});
-                         if (c->rung == events::Rung::department && c->dept_id)
+                     for (const Case* c : refs.cases)
+                         if (c->state == events::CaseState::open && c->rung == events::Rung::department && c->dept_id)
                              m.dept_queues_[*c->dept_id].emplace(std::pair{c->due_at, c->case_id}, c);
-                     }
-                     std::sort(open.begin(), open.end());
-                     m.open_by_due_ = DueBlocks(open);
+                     m.index_open_cases();
                      for (const auto& [id, member] : m.members_.map()) {
                          if (!member.residence_grid.empty()) m.residents_[member.residence_grid].emplace(id, &member);
                          if (!member.home_branch.empty()) m.branch_members_[member.home_branch].emplace(id, &member);
