@@ -37,13 +37,6 @@ std::optional<Instant> earliest(const projections::Model& m) {
     return blocks.front().front().due;
 }
 
-// f(case) for each open case due at or before `t`, earliest due first, until f returns false.
-template <class F> void each_due_by(const projections::Model& m, Instant t, F f) {
-    for (const auto& block : m.open_by_due().blocks())
-        for (const auto& open : block)
-            if (open.due > t || !f(*open.c)) return;
-}
-
 } // namespace
 
 struct Scheduler::State {
@@ -131,8 +124,8 @@ std::vector<std::string> Scheduler::take_refusals() {
 std::size_t Scheduler::run_due(Instant now) {
     std::vector<Due> due;
     engine_.read([&](const projections::Model& m) {
-        each_due_by(m, now, [&](const Case& c) {
-            due.push_back(due_of(c));
+        projections::each_due_by(m.open_by_due(), now, [&](const projections::OpenDue& open) {
+            due.push_back(due_of(*open.c));
             return true;
         });
     });
@@ -172,9 +165,9 @@ std::optional<Instant> Scheduler::next_due(const Ahead& ahead) const {
     for (const auto& [id, c] : ahead)
         if (c.state == CaseState::open && (!next || c.due_at < *next)) next = c.due_at;
     engine_.read([&](const projections::Model& m) {
-        each_due_by(m, next.value_or(Instant::max()), [&](const Case& c) {
-            if (ahead.contains(c.case_id)) return true;
-            next = c.due_at; // the first not overtaken by `ahead`, and before any of `ahead`
+        projections::each_due_by(m.open_by_due(), next.value_or(Instant::max()), [&](const projections::OpenDue& open) {
+            if (ahead.contains(open.c->case_id)) return true;
+            next = open.due; // the first not overtaken by `ahead`, and before any of `ahead`
             return false;
         });
     });
@@ -186,8 +179,8 @@ std::vector<std::string> Scheduler::due_by(Instant t, const Ahead& ahead) const 
     for (const auto& [id, c] : ahead)
         if (c.state == CaseState::open && c.due_at <= t) found.emplace_back(c.due_at, id);
     engine_.read([&](const projections::Model& m) {
-        each_due_by(m, t, [&](const Case& c) {
-            if (!ahead.contains(c.case_id)) found.emplace_back(c.due_at, c.case_id);
+        projections::each_due_by(m.open_by_due(), t, [&](const projections::OpenDue& open) {
+            if (!ahead.contains(open.c->case_id)) found.emplace_back(open.due, open.c->case_id);
             return true;
         });
     });

@@ -291,16 +291,6 @@ struct StatsIndex::Node {
     }
 };
 
-namespace {
-// f(due, case) for each open case of `n` due at or before `now`, earliest due first.
-template <class F> void each_due_by(const StatsIndex::Node& n, Instant now, F f) {
-    for (const auto& block : n.open_due.blocks())
-        for (const auto& [due, reported, c] : block) {
-            if (due > now) return;
-            f(due, *c);
-        }
-}
-} // namespace
 
 struct StatsIndex::Impl {
     std::map<std::string, Node, std::less<>> nodes; // by grid id, in id order (snapshots)
@@ -607,8 +597,9 @@ std::optional<double> StatsIndex::median_handle_ms(std::string_view grid, const 
 void StatsIndex::for_each_overdue(std::string_view grid, const Period& period, Instant now, const std::function<void(const Case&)>& f) const {
     const Node* n = impl_->find(grid);
     if (!n) return;
-    each_due_by(*n, now, [&](Instant, const Case& c) {
-        if (period.contains(c.reported_at)) f(c);
+    each_due_by(n->open_due, now, [&](const OpenDue& open) {
+        if (period.contains(open.reported)) f(*open.c);
+        return true;
     });
 }
 
@@ -644,8 +635,9 @@ std::vector<DailyPoint> StatsIndex::daily(std::string_view grid, std::chrono::lo
         p.closed = cursors[1].count_to(hi);
         p.overdue = cursors[2].count_to(hi);
     }
-    each_due_by(*n, now, [&](Instant due, const Case&) {
-        if (const auto d = calendar.local_day(due); d >= first && d <= last) ++out[static_cast<std::size_t>((d - first).count())].overdue;
+    each_due_by(n->open_due, now, [&](const OpenDue& open) {
+        if (const auto d = calendar.local_day(open.due); d >= first && d <= last) ++out[static_cast<std::size_t>((d - first).count())].overdue;
+        return true;
     });
     return out;
 }

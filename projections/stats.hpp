@@ -114,6 +114,12 @@ struct OpenDue {
 // an insert or an erase moves half a block on average, and the open cases change at every event of
 // theirs (128 was the fastest of 64 to 2048 for 100k and 1M values; 512 for 4 million).
 using DueBlocks = BasicSortedBlocks<OpenDue, 128>;
+// f(open) for each open case in `blocks` due at or before `t`, earliest due first, until f returns false.
+template <class F> void each_due_by(const DueBlocks& blocks, Instant t, F f) {
+    for (const auto& block : blocks.blocks())
+        for (const OpenDue& open : block)
+            if (open.due > t || !f(open)) return;
+}
 extern template class BasicSortedBlocks<std::int64_t, 2048>;
 extern template class BasicSortedBlocks<OpenDue, 128>;
 
