@@ -5,7 +5,6 @@
 #include "engine/replay.hpp"
 #include "projections/snapshot.hpp"
 
-
 #include <sys/wait.h>
 #include <unistd.h>
 

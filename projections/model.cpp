@@ -67,8 +67,6 @@ void Model::apply(const Envelope& env) {
             }
         }
         const std::int64_t timeouts = c.timeouts;
-        auto open_due = [&c] { return c.state == CaseState::open ? std::optional(OpenDue{c.due_at, c.reported_at, &c}) : std::nullopt; };
-        const std::optional<OpenDue> due_before = fresh ? std::nullopt : open_due();
         RungMask rungs = 0;
         if (auto r = std::get_if<IssueReported>(&ev)) rungs = ladder(r->grid_id.value_or(""), [this](std::string_view id) { return grid(id); });
         apply_case(c, env, config_, rungs);
@@ -78,9 +76,13 @@ void Model::apply(const Envelope& env) {
         if (fresh) cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
         if (!deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
-        if (const auto due_after = open_due(); !deferred_ && due_after != due_before) { // else settle_stats()
-            if (due_before) open_by_due_.erase(*due_before);
-            if (due_after) open_by_due_.insert(*due_after);
+        if (!deferred_) { // else settle_stats(); reported_at never changes
+            const auto due_before = before ? before->open_due : std::nullopt;
+            const auto due_after = c.state == CaseState::open ? std::optional(c.due_at) : std::nullopt;
+            if (due_after != due_before) {
+                if (due_before) open_by_due_.erase({*due_before, c.reported_at, &c});
+                if (due_after) open_by_due_.insert({*due_after, c.reported_at, &c});
+            }
         }
         if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
             for (const auto& v : *h->volunteers)

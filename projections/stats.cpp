@@ -291,7 +291,6 @@ struct StatsIndex::Node {
     }
 };
 
-
 struct StatsIndex::Impl {
     std::map<std::string, Node, std::less<>> nodes; // by grid id, in id order (snapshots)
     IdIndex<Node, &Node::id> index;
