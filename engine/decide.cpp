@@ -40,7 +40,7 @@ std::int64_t View::stream_version(const Event& e) const {
     return config().version;
 }
 
-bool View::within(std::string_view id, std::string_view root) const {
+bool View::within(HashedId id, std::string_view root) const {
     for (const Grid* g = grid(id); g; g = g->parent_id ? grid(*g->parent_id) : nullptr)
         if (g->grid_id == root) return true;
     return false;
@@ -76,8 +76,9 @@ void View::apply(const Envelope& env) {
 }
 
 void View::merge_into(View& parent) {
-    auto move_all = [](auto& from, auto& to) {
-        for (auto& [k, v] : from) to.insert_or_assign(k, std::move(v));
+    auto move_all = [](auto& from, auto& to) { // the nodes move: no allocation, no copy of a key
+        to.merge(from);
+        for (auto& [k, v] : from) to.find(HashedId(k))->second = std::move(v); // the ones `to` had already
         from.clear();
     };
     move_all(grids_, parent.grids_);

@@ -16,6 +16,7 @@ using projections::Case;
 using projections::Config;
 using projections::Department;
 using projections::Grid;
+using projections::HashedId;
 using projections::Member;
 using projections::Person;
 
@@ -25,13 +26,12 @@ class View {
 public:
     explicit View(const projections::Model& model, const View* parent = nullptr) : model_(model), parent_(parent) {}
 
-    const Grid* grid(std::string_view id) const { return lookup(&View::grids_, &projections::Model::grid, id); }
-    const Department* department(std::string_view id) const {
-        return lookup(&View::departments_, &projections::Model::department, id);
-    }
-    const Person* person(std::string_view id) const { return lookup(&View::persons_, &projections::Model::person, id); }
-    const Case* find_case(std::string_view id) const { return lookup(&View::cases_, &projections::Model::find_case, id); }
-    const Member* member(std::string_view id) const { return lookup(&View::members_, &projections::Model::member, id); }
+    // Each hashes the id once for all the layers and the model.
+    const Grid* grid(HashedId id) const { return lookup(&View::grids_, &projections::Model::grid, id); }
+    const Department* department(HashedId id) const { return lookup(&View::departments_, &projections::Model::department, id); }
+    const Person* person(HashedId id) const { return lookup(&View::persons_, &projections::Model::person, id); }
+    const Case* find_case(HashedId id) const { return lookup(&View::cases_, &projections::Model::find_case, id); }
+    const Member* member(HashedId id) const { return lookup(&View::members_, &projections::Model::member, id); }
     const Config& config() const;
 
     // The last version of the stream the event belongs to (0 when it does not exist yet).
@@ -42,7 +42,7 @@ public:
     // The micro-grid with a boundary nearest the point, and its distance in metres.
     std::optional<projections::geo::Nearest> nearest_micro(double lat, double lng) const;
     // Whether `grid` is `root` or below it.
-    bool within(std::string_view grid, std::string_view root) const;
+    bool within(HashedId grid, std::string_view root) const;
 
     // Folds an accepted event into this layer.
     void apply(const events::Envelope& e);
@@ -52,24 +52,36 @@ public:
     void detach() { parent_ = nullptr; }
 
 private:
-    struct IdHash { // heterogeneous: a lookup by string_view builds no string
+    // Heterogeneous: a lookup by a HashedId builds no string and hashes nothing.
+    struct IdHash {
         using is_transparent = void;
-        std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+        std::size_t operator()(const std::string& id) const noexcept { return HashedId(id).hash; }
+        std::size_t operator()(const HashedId& id) const noexcept { return id.hash; }
     };
-    template <class T> using Layer = std::unordered_map<std::string, T, IdHash, std::equal_to<>>;
-    template <class T>
-    const T* lookup(Layer<T> View::*layer, const T* (projections::Model::*base)(std::string_view) const, std::string_view id) const {
-        for (const View* v = this; v; v = v->parent_) {
+    struct IdEq {
+        using is_transparent = void;
+        bool operator()(const std::string& a, const std::string& b) const noexcept { return a == b; }
+        bool operator()(const HashedId& a, const std::string& b) const noexcept { return a.id == b; }
+    };
+    template <class T> using Layer = std::unordered_map<std::string, T, IdHash, IdEq>;
+    template <class T> using Base = const T* (projections::Model::*)(HashedId) const;
+    // The entity as the layers from `from` down, then the model, have it.
+    template <class T> const T* lookup(Layer<T> View::*layer, Base<T> base, const HashedId& id, const View* from) const {
+        for (const View* v = from; v; v = v->parent_) {
             const auto& l = v->*layer;
+            if (l.empty()) continue; // most layers hold no entity of most kinds
             if (auto it = l.find(id); it != l.end()) return &it->second;
         }
         return (model_.*base)(id);
     }
-    template <class T>
-    T& edit(Layer<T> View::*layer, const T* (projections::Model::*base)(std::string_view) const, const std::string& id) {
+    template <class T> const T* lookup(Layer<T> View::*layer, Base<T> base, const HashedId& id) const {
+        return lookup(layer, base, id, this);
+    }
+    template <class T> T& edit(Layer<T> View::*layer, Base<T> base, const std::string& id) {
+        const HashedId key(id);
         auto& l = this->*layer;
-        if (auto it = l.find(id); it != l.end()) return it->second;
-        const T* current = lookup(layer, base, id);
+        if (auto it = l.find(key); it != l.end()) return it->second;
+        const T* current = lookup(layer, base, key, parent_);
         return l.emplace(id, current ? *current : T{}).first->second;
     }
 

@@ -475,7 +475,10 @@ Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
         const Submission& req = group[r].s;
         std::vector<std::string>& data = group[r].data;
         const Instant now = std::max(req.at.value_or(clock_now), last); // recorded_at never decreases
-        View tx(model_, group_view.get());
+        // A request's events are decided on a view of their own, which joins the group's once all are
+        // accepted; a lone event is refused before it changes anything, so it goes on the group's.
+        std::optional<View> own;
+        View& tx = req.events.size() > 1 ? own.emplace(model_, group_view.get()) : *group_view;
         Appended out;
         std::optional<Error> error;
         const std::size_t first_new = accepted.size();
@@ -561,7 +564,7 @@ Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
             if (error->code != errc::unavailable) ++stats_.refused; // a store that cannot be read refuses nothing
             results.emplace_back(std::move(*error));
         } else {
-            tx.merge_into(*group_view);
+            if (own) own->merge_into(*group_view);
             if (out.created) last = now;
             results.emplace_back(std::move(out));
         }

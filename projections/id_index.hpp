@@ -20,13 +20,24 @@ namespace gridloop::projections {
 
 template <class T> using ById = std::map<std::string, T, std::less<>>;
 
+// An id with its hash, computed once for a lookup that tries several tables (the engine's pending
+// views, then the model). Converts implicitly from any string, hashing it there.
+struct HashedId {
+    HashedId(std::string_view s) : id(s), hash(std::hash<std::string_view>{}(s)) {}
+    HashedId(const std::string& s) : HashedId(std::string_view(s)) {}
+    HashedId(const char* s) : HashedId(std::string_view(s)) {}
+    std::string_view id;
+    std::size_t hash; // std::hash<std::string_view> of id
+};
+
 // The index alone: `Id` is the std::string member of T holding its id, set before it is indexed and
 // never changed after.
 template <class T, std::string T::*Id> class IdIndex {
 public:
-    T* find(std::string_view id) const {
+    T* find(HashedId key) const {
         if (slots_.empty()) return nullptr;
-        const std::uint64_t h = hash(id);
+        const std::string_view id = key.id;
+        const std::uint64_t h = mix(key.hash);
         const std::uintptr_t tag = tag_of(h);
         for (std::size_t i = home(h);; i = (i + 1) & mask_) {
             const std::uintptr_t s = slots_[i];
@@ -53,11 +64,11 @@ private:
     // alignment leaves zero; 0 is an empty slot.
     static_assert(alignof(T) >= 8);
     static constexpr std::uintptr_t tag_mask = 7;
-    static std::uint64_t hash(std::string_view id) { return std::hash<std::string_view>{}(id) * 0x9E3779B97F4A7C15ull; }
+    static std::uint64_t mix(std::size_t h) { return h * 0x9E3779B97F4A7C15ull; }
     static std::uintptr_t tag_of(std::uint64_t h) { return static_cast<std::uintptr_t>(h % 7 + 1); } // home() uses the high bits
     std::size_t home(std::uint64_t h) const { return static_cast<std::size_t>(h >> shift_); }
     void place(T* x) {
-        const std::uint64_t h = hash(x->*Id);
+        const std::uint64_t h = mix(std::hash<std::string_view>{}(x->*Id));
         std::size_t i = home(h);
         while (slots_[i]) i = (i + 1) & mask_;
         slots_[i] = reinterpret_cast<std::uintptr_t>(x) | tag_of(h);
@@ -81,7 +92,7 @@ private:
 template <class T, std::string T::*Id> class Indexed {
 public:
     const ById<T>& map() const { return map_; }
-    T* find(std::string_view id) const { return index_.find(id); }
+    T* find(HashedId id) const { return index_.find(id); }
     // The element with this id, and whether it is new (then default-constructed but for its id).
     std::pair<T*, bool> try_emplace(std::string_view id) {
         if (T* x = index_.find(id)) return {x, false};

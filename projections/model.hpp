@@ -56,11 +56,11 @@ public:
     // A name of the timelines' table: an actor or department id ("" for 0).
     const std::string& name(NameId id) const { return names_.at(id).text; }
 
-    const Grid* grid(std::string_view id) const { return grids_.find(id); }
-    const Department* department(std::string_view id) const { return find(departments_, id); }
-    const Person* person(std::string_view id) const { return find(persons_, id); }
-    const Case* find_case(std::string_view id) const { return cases_.find(id); }
-    const Member* member(std::string_view id) const { return members_.find(id); }
+    const Grid* grid(HashedId id) const { return grids_.find(id); }
+    const Department* department(HashedId id) const { return find(departments_, id.id); }
+    const Person* person(HashedId id) const { return find(persons_, id.id); }
+    const Case* find_case(HashedId id) const { return cases_.find(id); }
+    const Member* member(HashedId id) const { return members_.find(id); }
 
     // The root grids (towns), in definition order.
     const std::vector<std::string>& roots() const { return roots_; }
