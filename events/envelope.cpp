@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -66,32 +68,62 @@ std::string sha256_parts(std::initializer_list<std::string_view> parts) {
 }
 
 // The canonical envelope, keys in sorted order, written by hand so that `data` is spliced in as
-// stored: any change to its bytes shows in the hash.
-// Writes into `out`, which it clears first.
+// stored: any change to its bytes shows in the hash. Appends to `out`.
 void write_envelope(std::string& out, const RawEnvelope& r, bool with_hashes) {
-    out.clear();
-    out.reserve(r.data.size() + 320);
-    auto raw = [&](const char* key, std::string_view json_text) {
-        out += out.empty() ? "{\"" : ",\"";
-        out += key;
-        out += "\":";
-        out += json_text;
+    char position[24], version[24];
+    const auto digits = [](char (&buf)[24], std::int64_t v) {
+        return std::string_view(buf, static_cast<std::size_t>(std::to_chars(std::begin(buf), std::end(buf), v).ptr - buf));
     };
-    auto quoted = [&](const char* key, std::string_view s) {
-        raw(key, "");
-        put_json_string(out, s);
+    struct Member {
+        std::string_view key; // with its quotes, colon and the comma or brace before it
+        std::string_view value;
+        bool quoted; // a string to be written as JSON; otherwise JSON text already
+        bool hash = false; // hash or prev_hash, left out of the hashed body
     };
-    quoted("actor", r.actor);
-    raw("data", r.data);
-    quoted("event_id", r.event_id);
-    if (with_hashes) quoted("hash", r.hash);
-    quoted("occurred_at", r.occurred_at);
-    raw("position", std::to_string(r.position));
-    if (with_hashes) quoted("prev_hash", r.prev_hash);
-    quoted("recorded_at", r.recorded_at);
-    quoted("stream", r.stream);
-    quoted("type", r.type);
-    raw("version", std::to_string(r.version));
+    const Member all[] = {
+        {"{\"actor\":", r.actor, true},
+        {",\"data\":", r.data, false},
+        {",\"event_id\":", r.event_id, true},
+        {",\"hash\":", r.hash, true, true},
+        {",\"occurred_at\":", r.occurred_at, true},
+        {",\"position\":", digits(position, r.position), false},
+        {",\"prev_hash\":", r.prev_hash, true, true},
+        {",\"recorded_at\":", r.recorded_at, true},
+        {",\"stream\":", r.stream, true},
+        {",\"type\":", r.type, true},
+        {",\"version\":", digits(version, r.version), false},
+    };
+    const auto wanted = [&](const Member& m) { return with_hashes || !m.hash; };
+    // Almost always every string is plain: the size is known, and the members are copied in one go.
+    std::size_t size = 1;
+    bool plain = true;
+    for (const Member& m : all)
+        if (wanted(m)) {
+            size += m.key.size() + m.value.size() + (m.quoted ? 2 : 0);
+            plain = plain && (!m.quoted || json_plain(m.value));
+        }
+    if (plain) {
+        const std::size_t at = out.size();
+        out.resize(at + size);
+        char* p = out.data() + at;
+        const auto put = [&](std::string_view s) { p = std::copy(s.begin(), s.end(), p); };
+        for (const Member& m : all)
+            if (wanted(m)) {
+                put(m.key);
+                if (m.quoted) *p++ = '"';
+                put(m.value);
+                if (m.quoted) *p++ = '"';
+            }
+        *p = '}';
+        return;
+    }
+    out.reserve(out.size() + size + 64);
+    for (const Member& m : all)
+        if (wanted(m)) {
+            out += m.key;
+            if (m.quoted) put_json_string(out, m.value);
+            else out += m.value;
+        }
     out += '}';
 }
 
@@ -172,6 +204,7 @@ std::string chain_hash(const RawEnvelope& r) {
     unsigned char prev[32];
     if (!from_hex(r.prev_hash, prev, sizeof prev)) return {};
     thread_local std::string body; // the writer hashes every row: its capacity is kept from row to row
+    body.clear();
     write_envelope(body, r, false);
     return sha256_parts({std::string_view(reinterpret_cast<const char*>(prev), sizeof prev), body});
 }
@@ -184,6 +217,8 @@ bool is_hash_hex(std::string_view text) {
 }
 
 std::string envelope_text(const RawEnvelope& r) { return write_envelope(r, true); }
+
+void append_envelope_text(std::string& out, const RawEnvelope& r) { write_envelope(out, r, true); }
 
 json to_json(const RawEnvelope& r) {
     json data = json::parse(r.data, nullptr, false);

@@ -78,6 +78,8 @@ bool is_hash_hex(std::string_view text);
 
 // The envelope as one line of JSON (the export and API form; canonical, with prev_hash and hash).
 std::string envelope_text(const RawEnvelope& r);
+// envelope_text(r), appended to `out`.
+void append_envelope_text(std::string& out, const RawEnvelope& r);
 nlohmann::json to_json(const RawEnvelope& r);
 
 // Parses an exported envelope: every field present and of its type, nothing else.

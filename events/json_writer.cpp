@@ -5,17 +5,45 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 
 namespace gridloop::events {
 
 using nlohmann::json;
 
+namespace {
+
+// Where the first byte that is not plain printable ASCII is (a control character, '"', '\\', or a
+// byte of a multibyte character), or s.size(). Eight bytes at a time: most strings have none.
+std::size_t first_not_plain(std::string_view s) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; }; // exact: nonzero iff a byte is 0
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t v;
+        std::memcpy(&v, s.data() + i, 8);
+        // A byte below 0x20 borrows from its high bit when 0x20 is taken away, as 0 does in has_zero.
+        const std::uint64_t low = (v - 0x20 * ones) & ~v & highs;
+        if ((v & highs) | low | has_zero(v ^ ('"' * ones)) | has_zero(v ^ ('\\' * ones))) break;
+    }
+    for (; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) return i;
+    }
+    return i;
+}
+
+} // namespace
+
+bool json_plain(std::string_view s) { return first_not_plain(s) == s.size(); }
+
 void put_json_string(std::string& out, std::string_view s) {
     // The usual text (ids, times, hashes, names, Chinese descriptions) has no byte to escape: copied as
     // it is, once known to be valid UTF-8 if it is not ASCII. Everything else is written by nlohmann.
     auto special = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\'; };
-    const auto first = std::find_if(s.begin(), s.end(), [&](char c) { return special(c) || static_cast<unsigned char>(c) >= 0x80; });
+    const auto first = s.begin() + static_cast<std::ptrdiff_t>(first_not_plain(s));
     if (first == s.end() ||
         (std::none_of(first, s.end(), special) && simdjson::validate_utf8(&*first, static_cast<std::size_t>(s.end() - first)))) {
         out += '"';

@@ -10,6 +10,8 @@
 namespace gridloop::events {
 
 // A JSON string as nlohmann's dump writes it (no ASCII escaping; invalid UTF-8 replaced by U+FFFD).
+// Whether `s` is printable ASCII with nothing to escape: written as a JSON string, it is `"` s `"`.
+bool json_plain(std::string_view s);
 void put_json_string(std::string& out, std::string_view s);
 
 // Appends one JSON value to `out`, item by item. Members may be written in any order: each object's

@@ -587,9 +587,12 @@ void Api::Impl::post_events(Ctx& c) {
                       Response resp;
                       resp.status = status;
                       if (batch) {
-                          std::string out = "{\"events\":[";
-                          for (std::size_t i = 0; i < r->envelopes.size(); ++i) out.append(i ? "," : "").append(events::envelope_text(r->envelopes[i]));
-                          resp.body = out + "]}";
+                          resp.body = "{\"events\":[";
+                          for (std::size_t i = 0; i < r->envelopes.size(); ++i) {
+                              if (i) resp.body += ',';
+                              events::append_envelope_text(resp.body, r->envelopes[i]);
+                          }
+                          resp.body += "]}";
                       } else {
                           resp.body = events::envelope_text(r->envelopes.front());
                           resp.headers.emplace_back("Location", "/v1/streams/" + r->envelopes.front().stream);
@@ -625,7 +628,7 @@ void Api::Impl::get_events(Ctx& c) {
             if (cur->left <= 0 || cur->next >= cur->last) return false;
             const std::int64_t upto = std::min(cur->last, cur->next + std::min<std::int64_t>(cur->left, 2000));
             rd.scan(cur->next, upto, [&](const events::RawEnvelope& e) {
-                chunk += events::envelope_text(e);
+                events::append_envelope_text(chunk, e);
                 chunk += '\n';
                 return true;
             });
@@ -639,7 +642,8 @@ void Api::Impl::get_events(Ctx& c) {
     std::string out = "{\"events\":[";
     std::int64_t n = 0, last_seen = from;
     reader().scan(from, std::min(last, from + page), [&](const events::RawEnvelope& e) {
-        out += (n++ ? "," : "") + events::envelope_text(e);
+        if (n++) out += ',';
+        events::append_envelope_text(out, e);
         last_seen = e.position;
         return true;
     });
@@ -660,7 +664,10 @@ void Api::Impl::get_stream(Ctx& c) {
     const auto rows = reader().stream(name, as_of.value_or(std::numeric_limits<std::int64_t>::max()));
     if (rows.empty()) return c.done(problem(404, "no stream " + name + (as_of ? " as of " + std::to_string(*as_of) : ""), c.path));
     std::string out = "{\"stream\":" + json(name).dump() + ",\"version\":" + std::to_string(rows.back().version) + ",\"events\":[";
-    for (std::size_t i = 0; i < rows.size(); ++i) out += (i ? "," : "") + events::envelope_text(rows[i]);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (i) out += ',';
+        events::append_envelope_text(out, rows[i]);
+    }
     Response r;
     r.body = out + "]}";
     c.done(std::move(r));

@@ -128,7 +128,10 @@ TEST_CASE("envelope text escapes exactly as the generic serialiser, whatever the
     const std::string plain = envelope_text(r);
     CHECK(plain == canonical_json(to_json(r)));
     for (const std::string& odd : {std::string("quote\"in"), std::string("back\\slash"), std::string("tab\there"), std::string("nul\0x", 5),
-                                  std::string("del\x7f"), std::string("网格员"), std::string("bad\xff\xfeutf8"), std::string(""), std::string(" ~")}) {
+                                  std::string("del\x7f"), std::string("网格员"), std::string("bad\xff\xfeutf8"), std::string(""), std::string(" ~"),
+                                  // past the first eight bytes, which are checked a word at a time
+                                  std::string("a-long-plain-prefix\"quote"), std::string("a-long-plain-prefix\x1f"),
+                                  std::string("a-long-plain-prefix-网格员"), std::string("a-long-plain-prefix\\")}) {
         for (std::string RawEnvelope::*field : {&RawEnvelope::actor, &RawEnvelope::event_id, &RawEnvelope::stream, &RawEnvelope::type,
                                                 &RawEnvelope::occurred_at, &RawEnvelope::recorded_at, &RawEnvelope::hash}) {
             RawEnvelope x = r;

@@ -160,3 +160,23 @@ TEST_CASE("the JSON writer refuses to write what is not one JSON value") {
 }
 
 } // TEST_SUITE
+
+TEST_CASE("a string is plain unless some byte of it, anywhere, needs escaping or is not ASCII") {
+    // Every byte value at every place of strings up to 20 bytes: the check goes eight bytes at a time,
+    // then byte by byte.
+    for (int b = 0; b < 256; ++b) {
+        const auto c = static_cast<unsigned char>(b);
+        const bool plain_byte = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+        for (std::size_t n = 1; n <= 20; ++n)
+            for (std::size_t at = 0; at < n; ++at) {
+                std::string s(n, 'a');
+                s[at] = static_cast<char>(c);
+                CHECK_MESSAGE(json_plain(s) == plain_byte, "byte ", b, " at ", at, " of ", n);
+                std::string out;
+                put_json_string(out, s);
+                CHECK(out == json(s).dump(-1, ' ', false, json::error_handler_t::replace));
+            }
+    }
+    CHECK(json_plain(""));
+    CHECK(json_plain(std::string(64, '0')));
+}
