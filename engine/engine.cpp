@@ -421,8 +421,11 @@ std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
 void Engine::finish(Outcome& o) {
     if (o.accepted.empty()) return;
     publish(o.accepted, *o.rows);
-    // Copied, not moved: the group's Pending entry may still be read by the writer's retry checks.
-    for (std::size_t k = 0; k < o.rows->size(); ++k) o.results[o.slots[k].first]->envelopes[o.slots[k].second] = (*o.rows)[k];
+    // Moved into the answers: nothing reads the rows once the model has them. The writer's retry
+    // checks read a group's Pending entry only while deciding, under the model's shared lock, and
+    // each decision first drops the entries the model has reached; publish took the exclusive lock.
+    for (std::size_t k = 0; k < o.rows->size(); ++k)
+        o.results[o.slots[k].first]->envelopes[o.slots[k].second] = std::move((*o.rows)[k]);
 }
 
 const RawEnvelope* Engine::in_flight(std::string_view event_id) const {

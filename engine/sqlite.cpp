@@ -30,9 +30,16 @@ std::string describe(sqlite3* db, int rc, std::string_view what) {
     return m + ")";
 }
 
+// SQLite counts every allocation under a global mutex unless told otherwise before it starts;
+// nothing here reads the counts. (When SQLite already started, the call is refused and changes nothing.)
+void configure_library() {
+    [[maybe_unused]] static const int once = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 } // namespace
 
 Connection::Connection(const std::string& path, int flags) {
+    configure_library();
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         // Even a failed open allocates a handle that carries the message.
