@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -38,6 +39,15 @@ std::size_t first_not_plain(std::string_view s) {
 } // namespace
 
 bool json_plain(std::string_view s) { return first_not_plain(s) == s.size(); }
+
+void put_json_number(std::string& out, double v) {
+    if (!std::isfinite(v)) {
+        out += "null";
+        return;
+    }
+    char text[64]; // the size of nlohmann's own buffer
+    out.append(text, nlohmann::detail::to_chars(text, text + sizeof text, v));
+}
 
 void put_json_string(std::string& out, std::string_view s) {
     // The usual text (ids, times, hashes, names, Chinese descriptions) has no byte to escape: copied as
@@ -94,7 +104,7 @@ void JsonWriter::integer(std::int64_t v) {
 
 void JsonWriter::number(double v) {
     item();
-    out_ += json(v).dump(); // nlohmann's shortest round-trip form, ".0" and exponents as it writes them
+    put_json_number(out_, v); // nlohmann's shortest round-trip form, ".0" and exponents as it writes them
     item_done();
 }
 

@@ -10,6 +10,9 @@
 namespace gridloop::events {
 
 // A JSON string as nlohmann's dump writes it (no ASCII escaping; invalid UTF-8 replaced by U+FFFD).
+// A double as nlohmann's dump writes it (the shortest text that reads back the same; "null" when
+// not finite), without building a json value.
+void put_json_number(std::string& out, double v);
 // Whether `s` is printable ASCII with nothing to escape: written as a JSON string, it is `"` s `"`.
 bool json_plain(std::string_view s);
 void put_json_string(std::string& out, std::string_view s);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -341,6 +342,27 @@ std::chrono::local_days Calendar::local_day(events::Instant t) const {
 events::Instant Calendar::midnight(std::chrono::local_days d) const {
     const auto sys = impl_->zone->to_sys(date::local_days{d.time_since_epoch()}, date::choose::earliest);
     return events::Instant{std::chrono::duration_cast<events::Millis>(sys.time_since_epoch())};
+}
+
+std::vector<events::Instant> Calendar::midnights(std::chrono::local_days first, std::chrono::local_days last) const {
+    using namespace std::chrono;
+    std::vector<events::Instant> out;
+    std::optional<date::sys_info> span; // the offset of the last midnight asked of the zone, and where it holds
+    for (auto d = first; d <= last; d += days(1)) {
+        if (span) {
+            // Two days or more inside the span, the local time has this one instant: no change of
+            // offset reaches that far (UTC offsets lie within -12 and +14 hours), so it is neither
+            // skipped nor repeated.
+            const sys_seconds sys{d.time_since_epoch() - span->offset};
+            if (sys >= span->begin + days(2) && sys < span->end - days(2)) {
+                out.push_back(events::Instant{duration_cast<events::Millis>(sys.time_since_epoch())});
+                continue;
+            }
+        }
+        out.push_back(midnight(d));
+        span = impl_->zone->get_info(floor<seconds>(out.back()));
+    }
+    return out;
 }
 
 } // namespace gridloop::projections

@@ -53,6 +53,8 @@ public:
     std::chrono::local_days local_day(events::Instant t) const;
     // The instant of a local date's midnight in the calendar's zone (the earlier one if ambiguous).
     events::Instant midnight(std::chrono::local_days d) const;
+    // midnight(d) for each d from first to last: the zone is asked again only near a change of offset.
+    std::vector<events::Instant> midnights(std::chrono::local_days first, std::chrono::local_days last) const;
 
     friend bool operator==(const Calendar& a, const Calendar& b) { return a.spec() == b.spec(); }
 

@@ -1,6 +1,8 @@
 // Metric definitions, exactly as in the contract.
 #include "projections/metrics.hpp"
 
+#include "events/json_writer.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -55,7 +57,7 @@ void append_int(std::string& out, std::int64_t n) {
 // with ".0" on whole numbers), through its own serializer so that the text cannot drift.
 void append_rate(std::string& out, std::optional<double> r) {
     if (!r) out += "null";
-    else out += nlohmann::json(*r).dump();
+    else events::put_json_number(out, *r);
 }
 
 // A date as format_date writes it, quoted, without its snprintf (a series has up to 366).

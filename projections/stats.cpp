@@ -624,12 +624,14 @@ std::vector<DailyPoint> StatsIndex::daily(std::string_view grid, std::chrono::lo
             return next - std::exchange(at, next);
         }
     };
-    const Instant lo = calendar.midnight(first);
+    const std::vector<Instant> midnights = calendar.midnights(first, last + std::chrono::days(1));
+    const Instant lo = midnights.front();
     std::array<Cursor, 3> cursors{Cursor{n->reported_at, std::lower_bound(n->reported_at.begin(), n->reported_at.end(), lo)},
                                   Cursor{n->closed_at, std::lower_bound(n->closed_at.begin(), n->closed_at.end(), lo)},
                                   Cursor{n->timeouts_at, std::lower_bound(n->timeouts_at.begin(), n->timeouts_at.end(), lo)}};
-    for (auto& p : out) {
-        const Instant hi = calendar.midnight(p.day + std::chrono::days(1));
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        auto& p = out[i];
+        const Instant hi = midnights[i + 1];
         p.reported = cursors[0].count_to(hi);
         p.closed = cursors[1].count_to(hi);
         p.overdue = cursors[2].count_to(hi);

@@ -180,3 +180,18 @@ TEST_CASE("a string is plain unless some byte of it, anywhere, needs escaping or
     CHECK(json_plain(""));
     CHECK(json_plain(std::string(64, '0')));
 }
+
+TEST_CASE("a double is written as nlohmann writes it") {
+    std::mt19937_64 rng(7);
+    std::vector<double> values{0.0, -0.0, 1.0, -1.0, 0.5, 1e-5, 1e-4, 123456789012345.0, 1e15, 1e16, 1e21, 1e-300, 5e-324,
+                               std::numeric_limits<double>::max(), std::numeric_limits<double>::min(), 2.0 / 3.0, 0.1, 100.0,
+                               std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                               -std::numeric_limits<double>::infinity()};
+    for (int i = 0; i < 20000; ++i) values.push_back(std::bit_cast<double>(rng()));
+    for (int i = 0; i < 20000; ++i) values.push_back(static_cast<double>(rng() % 100000) / static_cast<double>(1 + rng() % 1000));
+    for (const double v : values) {
+        std::string out = "x";
+        put_json_number(out, v);
+        CHECK(out == "x" + json(v).dump());
+    }
+}

@@ -462,3 +462,20 @@ TEST_CASE("local days and midnights in the calendar's zone") {
     CHECK(shanghai.local_day(late + hours(1)) == local_days{year{2026} / November / 1});
     CHECK(gridloop::events::format_time(shanghai.midnight(local_days{year{2026} / November / 1})) == "2026-10-31T16:00:00.000Z");
 }
+
+TEST_CASE("midnights of a run of days are each day's midnight, across every change of offset") {
+    using namespace std::chrono;
+    // Zones with summer time, a half-hour change, a day skipped (Apia, 30 December 2011) and none.
+    for (const char* zone : {"Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Pacific/Apia",
+                             "America/Santiago", "UTC"}) {
+        CAPTURE(zone);
+        const gridloop::projections::Calendar cal(round_the_clock(zone));
+        const local_days first{year{2010} / January / 1}, last{year{2013} / December / 31};
+        const auto all = cal.midnights(first, last);
+        REQUIRE(all.size() == static_cast<std::size_t>((last - first).count() + 1));
+        std::size_t wrong = 0;
+        for (auto d = first; d <= last; d += days(1)) wrong += all[static_cast<std::size_t>((d - first).count())] != cal.midnight(d);
+        CHECK(wrong == 0);
+        CHECK(cal.midnights(last, first).empty());
+    }
+}
