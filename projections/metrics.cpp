@@ -177,18 +177,7 @@ static_assert(std::is_sorted(std::begin(metric_members), std::end(metric_members
 
 } // namespace
 
-void write_json_string(std::string& out, std::string_view text) {
-    // Printable ASCII needs no escape but for quote and backslash; anything else goes through
-    // nlohmann's serializer, so that control characters and bytes above 0x7f come out as dump() writes them.
-    const bool plain = std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-    if (!plain) {
-        out += nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        return;
-    }
-    out += '"';
-    out += text;
-    out += '"';
-}
+void write_json_string(std::string& out, std::string_view text) { events::put_json_string(out, text); }
 
 void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> extra) {
     out += '{';
@@ -208,6 +197,7 @@ void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> 
 }
 
 void write_json(std::string& out, const std::vector<DailyPoint>& series) {
+    out.reserve(out.size() + 2 + series.size() * 72); // {"closed":N,"date":"YYYY-MM-DD","overdue":N,"reported":N}
     out += '[';
     for (const auto& p : series) {
         if (out.back() != '[') out += ',';
