@@ -43,7 +43,7 @@ Parts bytes_of(const Model& m) {
 
 // Loads from parts in memory, each opened exactly once (perhaps on another thread: no REQUIRE there).
 Model reload(const Parts& parts) {
-    std::array<bool, Parts().size()> opened{};
+    std::array<bool, std::tuple_size_v<Parts>> opened{};
     return projections::load([&](std::size_t i) {
         if (i >= parts.size() || std::exchange(opened[i], true)) throw std::logic_error("part " + std::to_string(i) + " opened twice or unknown");
         return projections::snapshot::In(
