@@ -2,6 +2,7 @@
 #include "http/api.hpp"
 
 #include "engine/verify.hpp"
+#include "events/json_writer.hpp"
 #include "http/access.hpp"
 #include "http/open311.hpp"
 #include "http/views.hpp"
@@ -876,10 +877,10 @@ void Api::Impl::grid_stats(Ctx& c) {
         const auto [first, last] = projections::series_days(period, now, m.config().calendar);
         std::string daily, grid_id, from_text = "null", to_text = "null", evaluated_at;
         projections::write_json(daily, projections::daily_series(m, c.params[0], first, last, now));
-        projections::write_json_string(grid_id, c.params[0]);
-        if (period.from) from_text.clear(), projections::write_json_string(from_text, events::format_time(*period.from));
-        if (period.to) to_text.clear(), projections::write_json_string(to_text, events::format_time(*period.to));
-        projections::write_json_string(evaluated_at, events::format_time(now));
+        events::put_json_string(grid_id, c.params[0]);
+        if (period.from) from_text.clear(), events::put_json_string(from_text, events::format_time(*period.from));
+        if (period.to) to_text.clear(), events::put_json_string(to_text, events::format_time(*period.to));
+        events::put_json_string(evaluated_at, events::format_time(now));
         const projections::JsonMember extra[] = {
             {"daily", daily}, {"evaluated_at", evaluated_at}, {"from", from_text}, {"grid_id", grid_id}, {"to", to_text}};
         Response r;

@@ -65,7 +65,7 @@ void append_date(std::string& out, std::chrono::local_days d) {
     const std::chrono::year_month_day ymd{d};
     const int y = static_cast<int>(ymd.year());
     if (y < 0 || y > 9999) {
-        write_json_string(out, format_date(d));
+        events::put_json_string(out, format_date(d));
         return;
     }
     const auto m = static_cast<unsigned>(ymd.month()), day = static_cast<unsigned>(ymd.day());
@@ -131,7 +131,7 @@ constexpr MetricMember metric_members[] = {
              if (m.open_by_rung[r] <= 0) continue;
              if (!first) o += ',';
              first = false;
-             write_json_string(o, enum_names<Rung>::v[r]);
+             events::put_json_string(o, enum_names<Rung>::v[r]);
              o += ":{\"open\":";
              append_int(o, m.open_by_rung[r]);
              o += ",\"overdue\":";
@@ -149,7 +149,7 @@ constexpr MetricMember metric_members[] = {
          o += '{';
          for (const auto& [dept, n] : m.returns) {
              if (o.back() != '{') o += ',';
-             write_json_string(o, dept);
+             events::put_json_string(o, dept);
              o += ':';
              append_int(o, n);
          }
@@ -164,7 +164,7 @@ constexpr MetricMember metric_members[] = {
          for (const auto& [name, n] : top_categories(m)) {
              if (o.back() != '[') o += ',';
              o += "{\"category\":";
-             write_json_string(o, name);
+             events::put_json_string(o, name);
              o += ",\"count\":";
              append_int(o, n);
              o += '}';
@@ -177,13 +177,11 @@ static_assert(std::is_sorted(std::begin(metric_members), std::end(metric_members
 
 } // namespace
 
-void write_json_string(std::string& out, std::string_view text) { events::put_json_string(out, text); }
-
 void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> extra) {
     out += '{';
     const auto member = [&](std::string_view key) {
         if (out.back() != '{') out += ',';
-        write_json_string(out, key);
+        events::put_json_string(out, key);
         out += ':';
     };
     auto x = extra.begin();

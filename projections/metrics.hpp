@@ -55,7 +55,5 @@ struct JsonMember {
 };
 void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> extra = {});
 void write_json(std::string& out, const std::vector<DailyPoint>& series);
-// A string as a JSON value, as dump() writes it.
-void write_json_string(std::string& out, std::string_view text);
 
 } // namespace gridloop::projections

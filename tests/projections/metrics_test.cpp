@@ -1,5 +1,6 @@
 // The contract's metrics on a small log whose figures are worked out by hand, folded purely
 // (no engine, no store): the model is a function of the envelopes alone.
+#include "events/json_writer.hpp"
 #include "projections/metrics.hpp"
 #include "tests/support/hand_log.hpp"
 
@@ -220,7 +221,7 @@ TEST_CASE("the metrics written as text are byte for byte the DOM's dump") {
     want["to"] = nullptr;
     want["zz"] = 1.5;
     std::string grid_id;
-    projections::write_json_string(grid_id, "t\t01");
+    gridloop::events::put_json_string(grid_id, "t\t01");
     const projections::JsonMember extra[] = {
         {"a", "[]"}, {"evaluated_at", "\"2026-11-20T08:00:00.000Z\""}, {"grid_id", grid_id}, {"to", "null"}, {"zz", "1.5"}};
     std::string text;
