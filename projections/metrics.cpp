@@ -60,14 +60,12 @@ void append_rate(std::string& out, std::optional<double> r) {
     else events::put_json_number(out, *r);
 }
 
-// A date as format_date writes it, quoted, without its snprintf (a series has up to 366).
-void append_date(std::string& out, std::chrono::local_days d) {
+// A date of the years 0..9999 as format_date writes it, quoted, without its snprintf (a series has
+// up to 366): the 12 characters at `at`, and the end. Other years: nullptr, nothing written.
+char* put_date(char* at, std::chrono::local_days d) {
     const std::chrono::year_month_day ymd{d};
     const int y = static_cast<int>(ymd.year());
-    if (y < 0 || y > 9999) {
-        events::put_json_string(out, format_date(d));
-        return;
-    }
+    if (y < 0 || y > 9999) return nullptr;
     const auto m = static_cast<unsigned>(ymd.month()), day = static_cast<unsigned>(ymd.day());
     const char text[] = {'"',
                          static_cast<char>('0' + y / 1000),
@@ -81,7 +79,7 @@ void append_date(std::string& out, std::chrono::local_days d) {
                          static_cast<char>('0' + day / 10),
                          static_cast<char>('0' + day % 10),
                          '"'};
-    out.append(text, sizeof text);
+    return std::copy(std::begin(text), std::end(text), at);
 }
 
 // The top categories: by count, most first, ties in name order; at most 10.
@@ -174,40 +172,62 @@ constexpr MetricMember metric_members[] = {
 };
 static_assert(std::is_sorted(std::begin(metric_members), std::end(metric_members),
                              [](const MetricMember& a, const MetricMember& b) { return a.key < b.key; }));
+// Written without escaping: every key is lowercase letters and underscores.
+static_assert(std::all_of(std::begin(metric_members), std::end(metric_members), [](const MetricMember& mm) {
+    return std::all_of(mm.key.begin(), mm.key.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}));
 
 } // namespace
 
 void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> extra) {
     out += '{';
-    const auto member = [&](std::string_view key) {
+    const auto member = [&](std::string_view key, bool plain) {
         if (out.back() != '{') out += ',';
-        events::put_json_string(out, key);
-        out += ':';
+        if (plain) out.append("\"").append(key).append("\":");
+        else events::put_json_string(out, key), out += ':';
     };
     auto x = extra.begin();
     for (const auto& mm : metric_members) {
-        for (; x != extra.end() && x->key < mm.key; ++x) member(x->key), out += x->value;
-        member(mm.key);
+        for (; x != extra.end() && x->key < mm.key; ++x) member(x->key, false), out += x->value;
+        member(mm.key, true);
         mm.write(out, m);
     }
-    for (; x != extra.end(); ++x) member(x->key), out += x->value;
+    for (; x != extra.end(); ++x) member(x->key, false), out += x->value;
     out += '}';
 }
 
 void write_json(std::string& out, const std::vector<DailyPoint>& series) {
-    out.reserve(out.size() + 2 + series.size() * 72); // {"closed":N,"date":"YYYY-MM-DD","overdue":N,"reported":N}
+    out.reserve(out.size() + 2 + series.size() * 72);
     out += '[';
     for (const auto& p : series) {
-        if (out.back() != '[') out += ',';
-        out += "{\"closed\":";
-        append_int(out, p.closed);
-        out += ",\"date\":";
-        append_date(out, p.day);
-        out += ",\"overdue\":";
-        append_int(out, p.overdue);
-        out += ",\"reported\":";
-        append_int(out, p.reported);
-        out += '}';
+        // {"closed":N,"date":"YYYY-MM-DD","overdue":N,"reported":N}, written in place: at most 4 keys
+        // (46 bytes), 3 numbers (20 each), the date (12), braces and a comma. A date beyond the years
+        // 0..9999 is written as format_date writes it.
+        const bool first = out.back() == '[';
+        const std::size_t start = out.size();
+        out.resize(start + 128);
+        char* at = out.data() + start;
+        const auto put = [&](std::string_view s) { at = std::copy(s.begin(), s.end(), at); };
+        const auto number = [&](std::int64_t n) { at = std::to_chars(at, at + 20, n).ptr; };
+        put(first ? "{\"closed\":" : ",{\"closed\":");
+        number(p.closed);
+        put(",\"date\":");
+        char* const dated = put_date(at, p.day);
+        if (!dated) {
+            out.resize(static_cast<std::size_t>(at - out.data()));
+            events::put_json_string(out, format_date(p.day));
+            const std::size_t resume = out.size();
+            out.resize(resume + 128);
+            at = out.data() + resume;
+        } else {
+            at = dated;
+        }
+        put(",\"overdue\":");
+        number(p.overdue);
+        put(",\"reported\":");
+        number(p.reported);
+        *at++ = '}';
+        out.resize(static_cast<std::size_t>(at - out.data()));
     }
     out += ']';
 }

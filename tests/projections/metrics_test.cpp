@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <limits>
 #include <random>
 #include <set>
 
@@ -240,7 +241,11 @@ TEST_CASE("the metrics written as text are byte for byte the DOM's dump") {
     CHECK(days == "[]");
     using namespace std::chrono;
     const std::vector<projections::DailyPoint> odd{
-        {local_days{year{5} / 1 / 9}, 1, 2, 3}, {local_days{year{12345} / 12 / 31}}, {local_days{year{-1} / 2 / 3}}};
+        {local_days{year{5} / 1 / 9}, 1, 2, 3}, {local_days{year{12345} / 12 / 31}}, {local_days{year{-1} / 2 / 3}},
+        {local_days{year{2026} / 11 / 22}, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(),
+         std::numeric_limits<std::int64_t>::min()},
+        {local_days{year{-32767} / 1 / 1}, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::min(),
+         std::numeric_limits<std::int64_t>::min()}};
     days.clear();
     projections::write_json(days, odd);
     CHECK(days == dump(to_json(odd)));
