@@ -18,12 +18,6 @@ namespace {
 constexpr std::array<std::string_view, 8> role_names{"admin",     "worker",           "micro_head", "grid_head",
                                                      "town_head", "department_staff", "auditor",    "dashboard"};
 
-std::optional<std::string> hex_to_raw(std::string_view hex);
-
-// Through events::sha256_hex, which keeps its algorithm and context: OpenSSL's one-shot SHA256()
-// looks the algorithm up again on every call (most of the ~6,000 instructions a token check took).
-std::string sha256_raw(std::string_view s) { return *hex_to_raw(events::sha256_hex(s)); }
-
 std::optional<std::string> hex_to_raw(std::string_view hex) {
     if (hex.size() != 64) return std::nullopt;
     std::string out(32, '\0');
@@ -40,6 +34,10 @@ std::optional<std::string> hex_to_raw(std::string_view hex) {
     }
     return out;
 }
+
+// Through events::sha256_hex, which keeps its algorithm and context: OpenSSL's one-shot SHA256()
+// looks the algorithm up again on every call (most of the ~6,000 instructions a token check took).
+std::string sha256_raw(std::string_view s) { return *hex_to_raw(events::sha256_hex(s)); }
 
 } // namespace
 

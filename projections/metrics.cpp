@@ -183,8 +183,9 @@ void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> 
     out += '{';
     const auto member = [&](std::string_view key, bool plain) {
         if (out.back() != '{') out += ',';
-        if (plain) out.append("\"").append(key).append("\":");
-        else events::put_json_string(out, key), out += ':';
+        if (plain) out.append("\"").append(key).append("\"");
+        else events::put_json_string(out, key);
+        out += ':';
     };
     auto x = extra.begin();
     for (const auto& mm : metric_members) {
@@ -199,29 +200,29 @@ void write_json(std::string& out, const Metrics& m, std::span<const JsonMember> 
 void write_json(std::string& out, const std::vector<DailyPoint>& series) {
     out.reserve(out.size() + 2 + series.size() * 72);
     out += '[';
+    std::string odd_date; // a date beyond the years 0..9999, as format_date writes it
     for (const auto& p : series) {
-        // {"closed":N,"date":"YYYY-MM-DD","overdue":N,"reported":N}, written in place: at most 4 keys
-        // (46 bytes), 3 numbers (20 each), the date (12), braces and a comma. A date beyond the years
-        // 0..9999 is written as format_date writes it.
+        char date_text[12];
+        std::string_view date;
+        if (const char* end = put_date(date_text, p.day)) {
+            date = std::string_view(date_text, static_cast<std::size_t>(end - date_text));
+        } else {
+            odd_date.clear();
+            events::put_json_string(odd_date, format_date(p.day));
+            date = odd_date;
+        }
+        // {"closed":N,"date":D,"overdue":N,"reported":N}, written in place: the keys and braces (47
+        // bytes with the comma), three numbers of at most 20 characters each, and the date.
         const bool first = out.back() == '[';
         const std::size_t start = out.size();
-        out.resize(start + 128);
+        out.resize(start + 47 + 3 * 20 + date.size());
         char* at = out.data() + start;
         const auto put = [&](std::string_view s) { at = std::copy(s.begin(), s.end(), at); };
         const auto number = [&](std::int64_t n) { at = std::to_chars(at, at + 20, n).ptr; };
         put(first ? "{\"closed\":" : ",{\"closed\":");
         number(p.closed);
         put(",\"date\":");
-        char* const dated = put_date(at, p.day);
-        if (!dated) {
-            out.resize(static_cast<std::size_t>(at - out.data()));
-            events::put_json_string(out, format_date(p.day));
-            const std::size_t resume = out.size();
-            out.resize(resume + 128);
-            at = out.data() + resume;
-        } else {
-            at = dated;
-        }
+        put(date);
         put(",\"overdue\":");
         number(p.overdue);
         put(",\"reported\":");
