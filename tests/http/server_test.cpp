@@ -694,6 +694,38 @@ TEST_CASE("server: garbage, invalid bytes and malformed requests → 400, and th
         CHECK(next->status == 200);
         CHECK(next->body.find("\"status\":\"ok\"") != std::string::npos);
     }
+    // HTTP/1.0 is answered in HTTP/1.0: closed after the answer unless the client asks to keep it,
+    // kept (and said so) when asked. An HTTP/1.1 client that says close is told close, then closed.
+    {
+        Connection once(f.port);
+        REQUIRE(once.send("GET /healthz HTTP/1.0\r\n\r\n"));
+        auto r = once.read_response(deadline_in(5s));
+        REQUIRE(r.has_value());
+        CHECK(r->status_line == "HTTP/1.0 200 OK");
+        CHECK(r->header("content-length") == std::to_string(r->body.size()));
+        CHECK(r->header("connection").empty());
+        CHECK_FALSE(once.read_response(deadline_in(5s)).has_value());
+        CHECK(once.eof());
+        Connection kept(f.port);
+        const std::string keep = "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+        REQUIRE(kept.send(keep + keep));
+        for (int i = 0; i < 2; ++i) {
+            auto k = kept.read_response(deadline_in(5s));
+            REQUIRE(k.has_value());
+            CHECK(k->status_line == "HTTP/1.0 200 OK");
+            CHECK(k->header("connection") == "keep-alive");
+            CHECK(k->body.find("\"status\":\"ok\"") != std::string::npos);
+        }
+        Connection closing(f.port);
+        REQUIRE(closing.send(testing::request_text("GET", "/nope", {}, {}, false)));
+        auto c404 = closing.read_response(deadline_in(5s));
+        REQUIRE(c404.has_value());
+        CHECK(c404->status_line == "HTTP/1.1 404 Not Found");
+        CHECK(c404->header("connection") == "close");
+        CHECK(c404->header("content-type") == "application/problem+json");
+        CHECK_FALSE(closing.read_response(deadline_in(5s)).has_value());
+        CHECK(closing.eof());
+    }
     // A request target far beyond the header limit.
     Connection l(f.port);
     REQUIRE(l.send("GET /v1/cases/" + std::string(40000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n"));
