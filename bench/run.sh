@@ -22,6 +22,8 @@
 #   --runs N     pairs of runs for reads and appends (default 3); --replays N pairs of replay and
 #                bare read (default: --runs); --startups N start-ups (default 3)
 #   --duration S seconds per wrk run (default 10)
+#   --connections C  connections for reads and single appends (default 64); reads are also run once
+#                at C/4 and C/2 connections, for the latency at a shallower queue
 #   --perf DIR   after the measured runs, one more run of replay, reads, appends and batches under
 #                `perf record`, with flat profiles in DIR/*.txt (not part of the figures)
 #   --out FILE   also write the table (markdown) to FILE
@@ -255,6 +257,18 @@ if wants reads; then
         health_us+=("$(us_per "$h")") stats_us+=("$(us_per "$s")")
         say "  run $i: /healthz ${health_r[-1]} req/s (p99 ${health_p99[-1]} ms), stats ${stats_r[-1]} req/s, p99 ${stats_p99[-1]} ms; server CPU per request ${health_us[-1]} / ${stats_us[-1]} µs"
     done
+    # The same at a quarter and half the connections, one pair each: a closed loop of C connections
+    # keeps C requests queued, so latency grows with C while the rate stays (Little's law).
+    sweep=()
+    for c in $((conns / 4)) $((conns / 2)); do
+        [[ $c -ge 2 ]] || continue
+        h=$(wrk_run health get.lua "$base/healthz" "$c")
+        s=$(wrk_run stats get.lua "$base/v1/grids/$town/stats" "$c")
+        [[ $(field non2xx <<<"$s") == 0 ]] || die "stats answered non-2xx: $s"
+        # connections | stats req/s | p50 | p99 | /healthz req/s | its p99
+        sweep+=("$c $(rate "$s") $(field p50_ms <<<"$s") $(field p99_ms <<<"$s") $(rate "$h") $(field p99_ms <<<"$h")")
+        say "  $c connections: stats $(rate "$s") req/s, p99 $(field p99_ms <<<"$s") ms; /healthz $(rate "$h") req/s, p99 $(field p99_ms <<<"$h") ms"
+    done
 fi
 hwm_reads=$(hwm_kib)
 
@@ -381,6 +395,10 @@ bad_posts=$(IFS=+; echo $((${post_bad[*]}))) bad_batches=$(IFS=+; echo $((${batc
     ! wants replay || echo "| 3. replay, CPU time (user + system) | $(calc "$head_position / $m_replay_cpu" 0) events/CPU-s ($m_replay_cpu s) | $(calc "$head_position / $m_bare_cpu" 0) rows/CPU-s ($m_bare_cpu s) | $m_replay_cpu_ratio | ≥ 0.25 | $(met "$m_replay_cpu_ratio >= 0.25") |"
     echo "| 4. start-up to the first 200 from /v1/grids/$town/stats | $m_startup s (CPU $m_startup_cpu s; from the snapshot at ${started_from:-none}) | — | — | ≤ 10 s (10M-event log) | $(met "$m_startup <= 10") |"
     ! wants reads || echo "| 5. reads: /v1/grids/$town/stats ($town_cases cases), $conns connections | $m_stats req/s, p99 $m_stats_p99 ms | /healthz $m_health req/s (p99 $(r2 "${health_p99[@]}") ms) | $m_stats_ratio | ≥ 0.5, p99 < 2 ms | $(met "$m_stats_ratio >= 0.5 && $m_stats_p99 < 2") |"
+    ! wants reads || for line in "${sweep[@]}"; do
+        read -r c sr s50 s99 hr h99 <<<"$line"
+        echo "| 5. … the same at $c connections (one pair) | $sr req/s, p50 $s50 ms, p99 $s99 ms | /healthz $hr req/s (p99 $h99 ms) | $(calc "$sr / $hr" 2) | p99 < 2 ms | $(met "$s99 < 2") |"
+    done
     echo "| 6. peak RSS of serve after start-up (VmHWM) | $(mib "$m_startup_hwm") MiB, $(calc "$m_startup_hwm * 1024 / $cases" 0) bytes per case | — | — | < 2 GiB (10M-event log) | $(met "$m_startup_hwm < 2097152") |"
     echo "| 6. … after reads / after as_of / after appends | $(mib "$hwm_reads") / $(mib "$hwm_asof") / $(mib "$hwm_end") MiB (RSS after as_of $(mib "$rss_asof") MiB) | — | — | — | — |"
     wants asof && for k in "${!asof_pos[@]}"; do
