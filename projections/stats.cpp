@@ -248,6 +248,18 @@ template <class It, class T> It gallop_lower_bound(It first, It last, const T& x
     return std::lower_bound(first, first + std::min(step, last - first), x);
 }
 
+// The same, searched backward from `last` in doubling steps: for a bound near the end of a long
+// range (a series of the last days, whose values are the range's newest), so that the search stays
+// among the values read most recently instead of a cache miss per step across all of them.
+template <class It, class T> It gallop_lower_bound_from_end(It first, It last, const T& x) {
+    std::ptrdiff_t step = 1;
+    while (step <= last - first && !(*(last - step) < x)) {
+        last -= step;
+        step *= 2;
+    }
+    return std::lower_bound(last - std::min(step, last - first), last, x);
+}
+
 } // namespace
 
 struct StatsIndex::Node {
@@ -626,9 +638,8 @@ std::vector<DailyPoint> StatsIndex::daily(std::string_view grid, std::chrono::lo
     };
     const std::vector<Instant> midnights = calendar.midnights(first, last + std::chrono::days(1));
     const Instant lo = midnights.front();
-    std::array<Cursor, 3> cursors{Cursor{n->reported_at, std::lower_bound(n->reported_at.begin(), n->reported_at.end(), lo)},
-                                  Cursor{n->closed_at, std::lower_bound(n->closed_at.begin(), n->closed_at.end(), lo)},
-                                  Cursor{n->timeouts_at, std::lower_bound(n->timeouts_at.begin(), n->timeouts_at.end(), lo)}};
+    const auto cursor = [lo](const std::vector<Instant>& v) { return Cursor{v, gallop_lower_bound_from_end(v.begin(), v.end(), lo)}; };
+    std::array<Cursor, 3> cursors{cursor(n->reported_at), cursor(n->closed_at), cursor(n->timeouts_at)};
     for (std::size_t i = 0; i < out.size(); ++i) {
         auto& p = out[i];
         const Instant hi = midnights[i + 1];
