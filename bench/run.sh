@@ -294,7 +294,7 @@ hwm_asof=$(hwm_kib)
 rss_asof=$(rss_kib)
 
 # ------------------------------------------------------------------ (1) single-event appends
-declare -a health_w post_r post_p99 post_ratio post_bad post_us
+declare -a health_w health_w_p99 post_r post_p99 post_ratio post_bad post_us
 if wants appends; then
     say "appends: $runs pairs of wrk on /healthz and posting unique IssueReported, $conns connections"
     for i in $(seq "$runs"); do
@@ -306,7 +306,7 @@ if wants appends; then
         # Every 201 is in the log (each was committed with synchronous=FULL before it was answered).
         ((p1 - p0 >= created)) || die "the log grew by $((p1 - p0)) but $created requests were answered 201"
         post_bad+=("$(($(field non2xx <<<"$p") + $(field socket_errors <<<"$p")))")
-        health_w+=("$(rate "$h")") health_p99+=("$(field p99_ms <<<"$h")") post_r+=("$(ok_rate "$p")") post_p99+=("$(field p99_ms <<<"$p")")
+        health_w+=("$(rate "$h")") health_w_p99+=("$(field p99_ms <<<"$h")") post_r+=("$(ok_rate "$p")") post_p99+=("$(field p99_ms <<<"$p")")
         post_ratio+=("$(calc "${post_r[-1]} / ${health_w[-1]}" 4)")
         health_us+=("$(us_per "$h")") post_us+=("$(us_per "$p")")
         say "  run $i: /healthz ${health_w[-1]} req/s, POST ${post_r[-1]} 201/s, p99 ${post_p99[-1]} ms, not 201: ${post_bad[-1]}; server CPU per request ${health_us[-1]} / ${post_us[-1]} µs"
@@ -409,7 +409,7 @@ bad_posts=$(IFS=+; echo $((${post_bad[*]}))) bad_batches=$(IFS=+; echo $((${batc
     ! wants replay || echo "per run: replay s ${replay_s[*]} (CPU ${replay_cpu[*]}) | bare read s ${bare_s[*]} (CPU ${bare_cpu[*]})"
     echo "per run: start-up s ${startup_s[*]}"
     ! wants reads || echo "per run: /healthz ${health_r[*]} (p99 ${health_p99[*]}) | stats ${stats_r[*]} (p99 ${stats_p99[*]})"
-    ! wants appends || echo "per run: /healthz ${health_w[*]} | POST ${post_r[*]} (p99 ${post_p99[*]})"
+    ! wants appends || echo "per run: /healthz ${health_w[*]} (p99 ${health_w_p99[*]}) | POST ${post_r[*]} (p99 ${post_p99[*]})"
     ! wants batches || echo "per run: batch events/s ${batch_r[*]} | bare rows/s ${bare_r[*]}"
-    echo "server CPU (medians): /healthz $(r0 "${health_us[@]}") µs per request$(! wants reads || echo ", stats $(r0 "${stats_us[@]}") µs per request")$(! wants appends || echo ", POST $(r0 "${post_us[@]}") µs per request")$(! wants batches || echo ", batches $(r0 "${batch_us[@]}") µs per event")"
+    [[ ${#health_us[@]} -eq 0 ]] || echo "server CPU (medians): /healthz $(r0 "${health_us[@]}") µs per request$(! wants reads || echo ", stats $(r0 "${stats_us[@]}") µs per request")$(! wants appends || echo ", POST $(r0 "${post_us[@]}") µs per request")$(! wants batches || echo ", batches $(r0 "${batch_us[@]}") µs per event")"
 } | tee "${out:-/dev/null}"
