@@ -61,8 +61,9 @@ std::string now_text() { return events::format_time(std::chrono::time_point_cast
 
 // The status line and header fields of a response, as one string: written here rather than by
 // Beast's serializer, which cost a third of the instructions of a small request. `length` is the
-// Content-Length; none means a chunked body. A CR, LF or NUL in a value becomes a space, so no value
-// can end the header early.
+// Content-Length; none means a streamed body: chunked, or for HTTP/1.0 (which has no chunks) ended
+// by closing the connection. A CR, LF or NUL in a value becomes a space, so no value can end the
+// header early.
 std::string response_head(int status, unsigned version, bool keep_alive, std::string_view content_type,
                           std::span<const std::pair<std::string, std::string>> fields, std::optional<std::size_t> length) {
     std::string h;
@@ -86,7 +87,7 @@ std::string response_head(int status, unsigned version, bool keep_alive, std::st
     if (version == 10 && keep_alive) field("Connection", "keep-alive");
     if (version != 10 && !keep_alive) field("Connection", "close");
     if (length) field("Content-Length", std::to_string(*length));
-    else field("Transfer-Encoding", "chunked");
+    else if (version != 10) field("Transfer-Encoding", "chunked");
     h += "\r\n";
     return h;
 }
@@ -224,9 +225,14 @@ private:
         return ec ? "-" : ep.address().to_string();
     }
 
-    // ---- chunked bodies (NDJSON) and event streams share the header writer
+    // ---- chunked bodies (NDJSON) and event streams share the header writer. HTTP/1.0 has no chunks:
+    // its stream is the bytes themselves, ended by closing the connection (so a cut stream cannot be
+    // told from a whole one, as with any HTTP/1.0 body without a length).
+    bool chunked() const { return version_ != 10; }
+
     void write_stream_header(const std::string& content_type, std::function<void()> next) {
         static const std::pair<std::string, std::string> no_cache[] = {{"Cache-Control", "no-cache"}};
+        if (!chunked()) keep_alive_ = false;
         head_text_ = response_head(200, version_, keep_alive_, content_type, no_cache, std::nullopt);
         stream_.expires_after(server_.options.write_timeout);
         net::async_write(stream_, net::buffer(head_text_), [self = shared_from_this(), next = std::move(next)](beast::error_code ec, std::size_t) {
@@ -239,11 +245,12 @@ private:
         chunk_ = std::move(data);
         bytes_ += chunk_.size();
         stream_.expires_after(server_.options.write_timeout);
-        net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
-                         [self = shared_from_this(), next = std::move(next)](beast::error_code ec, std::size_t) {
-                             if (ec) return self->do_close();
-                             next();
-                         });
+        auto then = [self = shared_from_this(), next = std::move(next)](beast::error_code ec, std::size_t) {
+            if (ec) return self->do_close();
+            next();
+        };
+        if (chunked()) net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(then));
+        else net::async_write(stream_, net::buffer(chunk_), std::move(then));
     }
 
     void start_chunked(Response r) {
@@ -264,6 +271,10 @@ private:
         }
         if (!more) {
             chunk_.clear();
+            if (!chunked()) {
+                source_ = nullptr;
+                return on_write({}); // the close ends the body
+            }
             return net::async_write(stream_, bhttp::make_chunk_last(), [self = shared_from_this()](beast::error_code ec, std::size_t) {
                 self->source_ = nullptr;
                 self->on_write(ec);

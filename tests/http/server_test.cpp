@@ -725,6 +725,22 @@ TEST_CASE("server: garbage, invalid bytes and malformed requests → 400, and th
         CHECK(c404->header("content-type") == "application/problem+json");
         CHECK_FALSE(closing.read_response(deadline_in(5s)).has_value());
         CHECK(closing.eof());
+        // A stream to HTTP/1.0, which has no chunks: the same bytes as HTTP/1.1's chunks carry, then
+        // the close that ends them.
+        const std::vector<std::pair<std::string, std::string>> ndjson{{"Authorization", "Bearer " + admin}, {"Accept", "application/x-ndjson"}};
+        auto chunked = testing::fetch(f.port, "GET", "/v1/events", {}, ndjson);
+        REQUIRE(chunked.has_value());
+        REQUIRE(chunked->header("transfer-encoding") == "chunked");
+        CHECK(chunked->body.find("\"position\":1,") != std::string::npos);
+        Connection old(f.port);
+        REQUIRE(old.send("GET /v1/events HTTP/1.0\r\nAuthorization: Bearer " + admin + "\r\nAccept: application/x-ndjson\r\n\r\n"));
+        auto plain = old.read_response(deadline_in(5s));
+        REQUIRE(plain.has_value());
+        CHECK(plain->status_line == "HTTP/1.0 200 OK");
+        CHECK(plain->header("transfer-encoding").empty());
+        CHECK(plain->header("content-length").empty());
+        CHECK(plain->body == chunked->body);
+        CHECK(old.eof());
     }
     // A request target far beyond the header limit.
     Connection l(f.port);
