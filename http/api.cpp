@@ -13,10 +13,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <future>
 #include <iterator>
 #include <list>
 #include <optional>
+#include <thread>
 
 namespace gridloop::http {
 
@@ -205,6 +208,12 @@ struct Api::Impl {
     };
     std::shared_ptr<CommitLink> link = std::make_shared<CommitLink>();
     ~Impl() {
+        {
+            std::lock_guard lock(jobs_mutex);
+            jobs_stopping = true;
+        }
+        jobs_cv.notify_all();
+        if (fold_thread.joinable()) fold_thread.join();
         std::lock_guard lock(link->mutex);
         link->hub = nullptr;
     }
@@ -222,13 +231,23 @@ struct Api::Impl {
     const std::vector<Route>& routes = route_table();
 
     // Past models for as_of, most recent use first. One is folded at a time: at 10M events a model
-    // is 2 GB and seconds of both cores, so concurrent folds could exhaust memory. A request for the
-    // position being folded waits for it; one for another position is answered 503 (retry).
+    // is 2 GB and seconds of both cores, so concurrent folds could exhaust memory. Folds run on a
+    // thread of their own, never on the caller's: a caller is an HTTP thread, and a fold (or a wait
+    // for one) there would stop every connection it serves for seconds. A request whose model is not
+    // cached is queued for that thread, which folds it and answers the request (and every other one
+    // queued for the same position) from the cache; one for another position meanwhile is answered
+    // 503 (retry).
     std::mutex cache_mutex;
     using Cached = std::list<std::pair<std::int64_t, std::shared_ptr<const Model>>>; // past models by position
     Cached cache; // newest first
-    std::optional<std::pair<std::int64_t, std::shared_future<std::shared_ptr<const Model>>>> folding; // the fold under way
+    std::optional<std::int64_t> folding; // the position queued or being folded
     std::atomic<std::uint64_t> as_of_folds{0}, as_of_busy{0};
+    std::mutex jobs_mutex;
+    std::condition_variable jobs_cv;
+    std::deque<std::pair<Request, std::function<void(Response)>>> jobs; // for the fold thread, in arrival order
+    bool jobs_stopping = false;
+    std::thread fold_thread; // started by the first request that needs a fold
+    static thread_local bool on_fold_thread;
 
     Impl(engine::Engine& e, Api& a, Options o) : engine(e), api(a), options(o) {}
 
@@ -314,6 +333,18 @@ struct Api::Impl {
         (this->*(route->handler))(ctx);
     }
 
+    // handle(), with what escapes it answered: an unavailable log 503, anything else 500.
+    void handle_guarded(const Request& req, std::function<void(Response)> done) {
+        try {
+            handle(req, done);
+        } catch (const engine::StoreError& e) {
+            done(problem(503, std::string("the event log is unavailable: ") + e.what()));
+        } catch (const std::exception&) {
+            // A bug or an infrastructure failure: say nothing about it to the client.
+            done(problem(500, "internal error"));
+        }
+    }
+
     std::optional<Principal> authenticate(const Request& req) const {
         const std::string h = req.header("authorization");
         constexpr std::string_view scheme = "Bearer ";
@@ -369,64 +400,92 @@ struct Api::Impl {
             c.done(problem(422, "as_of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head), c.path));
             return false;
         }
-        v.past = past_model(*as_of, v.evicted);
-        if (!v.past) {
-            c.done(problem(503, "another as_of view is being folded from the log; retry in a few seconds", c.path));
-            return false;
+        if (on_fold_thread) {
+            v.past = past_model(*as_of, v.evicted);
+        } else {
+            std::unique_lock lock(cache_mutex);
+            v.past = cached(*as_of);
+            if (!v.past) {
+                if (folding && *folding != *as_of) {
+                    ++as_of_busy;
+                    lock.unlock();
+                    c.done(problem(503, "another as_of view is being folded from the log; retry in a few seconds", c.path));
+                    return false;
+                }
+                folding = *as_of;
+                lock.unlock();
+                defer(c); // answered by the fold thread
+                return false;
+            }
         }
         v.now = v.past->recorded_at();
         out = v;
         return true;
     }
 
-    // The model at `position`: cached, folded by another request (waited for), or folded here;
-    // nullptr while another position is being folded. A failed fold throws here and in its waiters.
-    std::shared_ptr<const Model> past_model(std::int64_t position, Cached& evicted) {
-        std::promise<std::shared_ptr<const Model>> promise;
-        {
-            std::unique_lock lock(cache_mutex);
-            for (auto it = cache.begin(); it != cache.end(); ++it)
-                if (it->first == position) {
-                    cache.splice(cache.begin(), cache, it);
-                    return it->second;
-                }
-            if (folding) {
-                if (folding->first != position) {
-                    ++as_of_busy;
-                    return nullptr;
-                }
-                const auto pending = folding->second;
-                lock.unlock();
-                return pending.get();
+    // The cached model at `position`, now the most recently used; null when there is none. The
+    // caller holds cache_mutex.
+    std::shared_ptr<const Model> cached(std::int64_t position) {
+        for (auto it = cache.begin(); it != cache.end(); ++it)
+            if (it->first == position) {
+                cache.splice(cache.begin(), cache, it);
+                return it->second;
             }
-            folding.emplace(position, promise.get_future().share());
+        return nullptr;
+    }
+
+    // On the fold thread: the model at `position`, cached or folded here (and then cached, pushing
+    // the least recently used out into `evicted`). A failed fold throws.
+    std::shared_ptr<const Model> past_model(std::int64_t position, Cached& evicted) {
+        {
+            std::lock_guard lock(cache_mutex);
+            if (auto model = cached(position)) return model;
+            if (!folding) folding = position;
             ++as_of_folds;
         }
         std::shared_ptr<const Model> model;
         try {
             model = std::make_shared<const Model>(engine.model_at(position));
         } catch (...) {
-            {
-                std::lock_guard lock(cache_mutex);
-                folding.reset();
-            }
-            promise.set_exception(std::current_exception());
+            std::lock_guard lock(cache_mutex);
+            if (folding == position) folding.reset();
             throw;
         }
-        {
-            std::lock_guard lock(cache_mutex);
-            folding.reset();
-            cache.emplace_front(position, model);
-            std::size_t cases = 0, kept = 0;
-            for (const auto& [_, m] : cache) {
-                cases += m->cases().size();
-                if (kept > 0 && (kept == options.as_of_cache || cases > options.as_of_cache_cases)) break;
-                ++kept;
-            }
-            evicted.splice(evicted.end(), cache, std::next(cache.begin(), static_cast<std::ptrdiff_t>(kept)), cache.end());
+        std::lock_guard lock(cache_mutex);
+        if (folding == position) folding.reset();
+        cache.emplace_front(position, model);
+        std::size_t cases = 0, kept = 0;
+        for (const auto& [_, m] : cache) {
+            cases += m->cases().size();
+            if (kept > 0 && (kept == options.as_of_cache || cases > options.as_of_cache_cases)) break;
+            ++kept;
         }
-        promise.set_value(model);
+        evicted.splice(evicted.end(), cache, std::next(cache.begin(), static_cast<std::ptrdiff_t>(kept)), cache.end());
         return model;
+    }
+
+    // Queues the request for the fold thread, which handles it again once its model is cached.
+    void defer(Ctx& c) {
+        std::lock_guard lock(jobs_mutex);
+        if (!fold_thread.joinable()) fold_thread = std::thread([this] { fold_loop(); });
+        jobs.emplace_back(c.req, std::move(c.done));
+        jobs_cv.notify_one();
+    }
+
+    void fold_loop() {
+        on_fold_thread = true;
+        std::unique_lock lock(jobs_mutex);
+        for (;;) {
+            jobs_cv.wait(lock, [this] { return jobs_stopping || !jobs.empty(); });
+            if (jobs.empty()) return;
+            auto [req, done] = std::move(jobs.front());
+            jobs.pop_front();
+            const bool stopping = jobs_stopping;
+            lock.unlock();
+            if (stopping) done(problem(503, "the server is stopping", req.target.substr(0, req.target.find('?'))));
+            else handle_guarded(req, std::move(done));
+            lock.lock();
+        }
     }
 
     // Runs f(model, now) on the right model and sends what it returns.
@@ -539,6 +598,8 @@ Api::Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth, Options op
     });
 }
 
+thread_local bool Api::Impl::on_fold_thread = false;
+
 Api::~Api() = default;
 
 void Api::handle(const Request& req, std::function<void(Response)> done) {
@@ -546,14 +607,7 @@ void Api::handle(const Request& req, std::function<void(Response)> done) {
         stats_.count(route, r.status);
         done(std::move(r));
     };
-    try {
-        impl_->handle(req, counted);
-    } catch (const engine::StoreError& e) {
-        counted(problem(503, std::string("the event log is unavailable: ") + e.what()));
-    } catch (const std::exception&) {
-        // A bug or an infrastructure failure: say nothing about it to the client.
-        counted(problem(500, "internal error"));
-    }
+    impl_->handle_guarded(req, std::move(counted));
 }
 
 Response Api::handle_now(const Request& req) {

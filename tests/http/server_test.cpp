@@ -835,3 +835,39 @@ TEST_CASE("server: SSE for a role without raw access, token in the query: positi
     CHECK(text.find("GET /open311/v2/requests.json?api_key=*** ") != std::string::npos);
     CHECK(text.find(worker) == std::string::npos);
 }
+
+TEST_CASE("server: an as_of fold holds no HTTP thread: other requests are answered while requests wait for it") {
+    ServerFixture f; // two HTTP threads
+    for (int batch = 0; batch < 40; ++batch) { // enough events that a fold takes a while
+        json events = json::array();
+        for (int i = 0; i < 1000; ++i) events.push_back(report("k" + std::to_string(batch * 1000 + i), i % 2 ? "m1" : "m2"));
+        REQUIRE(f.post(json{{"events", events}}).status == 201);
+    }
+    const std::int64_t head = f.head();
+    const Headers auth{{"Authorization", "Bearer " + admin}};
+    const std::string target = "/v1/grids/t/stats?as_of=" + std::to_string(head - 3);
+    // More requests for the position than there are HTTP threads: before, each waited for the fold
+    // on an HTTP thread, and nothing else was answered until it was done.
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<std::future<std::optional<HttpResponse>>> waiting;
+    for (int i = 0; i < 4; ++i) waiting.push_back(std::async(std::launch::async, [&] { return testing::fetch(f.port, "GET", target, {}, auth, 60s); }));
+    std::this_thread::sleep_for(20ms); // the four are in
+    const auto asked = std::chrono::steady_clock::now();
+    const auto health = testing::fetch(f.port, "GET", "/healthz");
+    const auto health_took = std::chrono::steady_clock::now() - asked;
+    REQUIRE(health.has_value());
+    CHECK(health->status == 200);
+    std::set<std::string> bodies;
+    for (auto& w : waiting) {
+        const auto r = w.get();
+        REQUIRE(r.has_value());
+        CHECK(r->status == 200);
+        bodies.insert(r->body);
+    }
+    const auto fold_took = std::chrono::steady_clock::now() - started;
+    CHECK(bodies.size() == 1);
+    CHECK(f.call("GET", "/metrics").body.find("\ngridloop_as_of_folds_total 1\n") != std::string::npos); // one fold for the four
+    INFO("healthz took " << std::chrono::duration<double, std::milli>(health_took).count() << " ms, the as_of requests "
+                         << std::chrono::duration<double, std::milli>(fold_took).count() << " ms");
+    CHECK(health_took * 2 < fold_took);
+}
