@@ -213,7 +213,7 @@ struct Api::Impl {
             jobs_stopping = true;
         }
         jobs_cv.notify_all();
-        if (fold_thread.joinable()) fold_thread.join();
+        if (background.joinable()) background.join();
         std::lock_guard lock(link->mutex);
         link->hub = nullptr;
     }
@@ -231,8 +231,8 @@ struct Api::Impl {
     const std::vector<Route>& routes = route_table();
 
     // Past models for as_of, most recent use first. One is folded at a time: at 10M events a model
-    // is 2 GB and seconds of both cores, so concurrent folds could exhaust memory. Folds run on a
-    // thread of their own, never on the caller's: a caller is an HTTP thread, and a fold (or a wait
+    // is 2 GB and seconds of both cores, so concurrent folds could exhaust memory. Folds run on the
+    // background thread, never on the caller's: a caller is an HTTP thread, and a fold (or a wait
     // for one) there would stop every connection it serves for seconds. A request whose model is not
     // cached is queued for that thread, which folds it and answers the request (and every other one
     // queued for the same position) from the cache; one for another position meanwhile is answered
@@ -242,12 +242,15 @@ struct Api::Impl {
     Cached cache; // newest first
     std::optional<std::int64_t> folding; // the position queued or being folded
     std::atomic<std::uint64_t> as_of_folds{0}, as_of_busy{0};
+    // The background thread: requests that take seconds (an as_of fold, a verification of the hash
+    // chain) are queued for it and handled there again, so that no HTTP thread waits on them.
     std::mutex jobs_mutex;
     std::condition_variable jobs_cv;
-    std::deque<std::pair<Request, std::function<void(Response)>>> jobs; // for the fold thread, in arrival order
+    std::deque<std::pair<Request, std::function<void(Response)>>> jobs; // in arrival order
     bool jobs_stopping = false;
-    std::thread fold_thread; // started by the first request that needs a fold
-    static thread_local bool on_fold_thread;
+    bool verifying = false; // a verification is queued or under way (one at a time)
+    std::thread background; // started by the first request queued for it
+    static thread_local bool on_background_thread;
 
     Impl(engine::Engine& e, Api& a, Options o) : engine(e), api(a), options(o) {}
 
@@ -400,7 +403,7 @@ struct Api::Impl {
             c.done(problem(422, "as_of " + std::to_string(*as_of) + " is past the head position " + std::to_string(head), c.path));
             return false;
         }
-        if (on_fold_thread) {
+        if (on_background_thread) {
             v.past = past_model(*as_of, v.evicted);
         } else {
             std::unique_lock lock(cache_mutex);
@@ -414,7 +417,7 @@ struct Api::Impl {
                 }
                 folding = *as_of;
                 lock.unlock();
-                defer(c); // answered by the fold thread
+                defer(c); // answered by the background thread
                 return false;
             }
         }
@@ -434,7 +437,7 @@ struct Api::Impl {
         return nullptr;
     }
 
-    // On the fold thread: the model at `position`, cached or folded here (and then cached, pushing
+    // On the background thread: the model at `position`, cached or folded here (and then cached, pushing
     // the least recently used out into `evicted`). A failed fold throws.
     std::shared_ptr<const Model> past_model(std::int64_t position, Cached& evicted) {
         {
@@ -464,16 +467,16 @@ struct Api::Impl {
         return model;
     }
 
-    // Queues the request for the fold thread, which handles it again once its model is cached.
+    // Queues the request for the background thread, which handles it again from the start.
     void defer(Ctx& c) {
         std::lock_guard lock(jobs_mutex);
-        if (!fold_thread.joinable()) fold_thread = std::thread([this] { fold_loop(); });
+        if (!background.joinable()) background = std::thread([this] { background_loop(); });
         jobs.emplace_back(c.req, std::move(c.done));
         jobs_cv.notify_one();
     }
 
-    void fold_loop() {
-        on_fold_thread = true;
+    void background_loop() {
+        on_background_thread = true;
         std::unique_lock lock(jobs_mutex);
         for (;;) {
             jobs_cv.wait(lock, [this] { return jobs_stopping || !jobs.empty(); });
@@ -598,7 +601,7 @@ Api::Api(engine::Engine& engine, std::shared_ptr<Authenticator> auth, Options op
     });
 }
 
-thread_local bool Api::Impl::on_fold_thread = false;
+thread_local bool Api::Impl::on_background_thread = false;
 
 Api::~Api() = default;
 
@@ -761,6 +764,23 @@ void Api::Impl::audit_verify(Ctx& c) {
     std::optional<std::int64_t> from, to;
     if (!number(c, "from", 1, std::numeric_limits<std::int64_t>::max(), from) || !number(c, "to", 1, std::numeric_limits<std::int64_t>::max(), to))
         return;
+    // Seconds per million events: on the background thread, one verification at a time.
+    if (!on_background_thread) {
+        {
+            std::lock_guard lock(jobs_mutex);
+            if (verifying) return c.done(problem(503, "another verification of the log is under way; retry when it is done", c.path));
+            verifying = true;
+        }
+        // However it is answered, the next one may start from then on.
+        c.done = [this, done = std::move(c.done)](Response r) {
+            {
+                std::lock_guard lock(jobs_mutex);
+                verifying = false;
+            }
+            done(std::move(r));
+        };
+        return defer(c);
+    }
     const auto r = engine::verify(reader(), from.value_or(1), to.value_or(0));
     c.done(ok_json({{"ok", r.ok},
                     {"checked", r.checked},

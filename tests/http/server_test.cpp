@@ -836,38 +836,77 @@ TEST_CASE("server: SSE for a role without raw access, token in the query: positi
     CHECK(text.find(worker) == std::string::npos);
 }
 
-TEST_CASE("server: an as_of fold holds no HTTP thread: other requests are answered while requests wait for it") {
-    ServerFixture f; // two HTTP threads
-    for (int batch = 0; batch < 40; ++batch) { // enough events that a fold takes a while
+// Appends `thousands` thousand reports: enough that a fold or a verification takes a while.
+void post_reports(ServerFixture& f, int thousands) {
+    for (int batch = 0; batch < thousands; ++batch) {
         json events = json::array();
         for (int i = 0; i < 1000; ++i) events.push_back(report("k" + std::to_string(batch * 1000 + i), i % 2 ? "m1" : "m2"));
         REQUIRE(f.post(json{{"events", events}}).status == 201);
     }
-    const std::int64_t head = f.head();
+}
+
+// Sends `n` GETs of `target` at once and then one of /healthz, and checks that /healthz was answered
+// in well under half the time they took: what they wait for holds no HTTP thread. Their answers.
+std::vector<HttpResponse> slow_beside_healthz(ServerFixture& f, const std::string& target, int n) {
     const Headers auth{{"Authorization", "Bearer " + admin}};
-    const std::string target = "/v1/grids/t/stats?as_of=" + std::to_string(head - 3);
-    // More requests for the position than there are HTTP threads: before, each waited for the fold
-    // on an HTTP thread, and nothing else was answered until it was done.
     const auto started = std::chrono::steady_clock::now();
     std::vector<std::future<std::optional<HttpResponse>>> waiting;
-    for (int i = 0; i < 4; ++i) waiting.push_back(std::async(std::launch::async, [&] { return testing::fetch(f.port, "GET", target, {}, auth, 60s); }));
-    std::this_thread::sleep_for(20ms); // the four are in
+    for (int i = 0; i < n; ++i) waiting.push_back(std::async(std::launch::async, [&] { return testing::fetch(f.port, "GET", target, {}, auth, 60s); }));
+    std::this_thread::sleep_for(20ms); // they are in
     const auto asked = std::chrono::steady_clock::now();
     const auto health = testing::fetch(f.port, "GET", "/healthz");
     const auto health_took = std::chrono::steady_clock::now() - asked;
     REQUIRE(health.has_value());
     CHECK(health->status == 200);
-    std::set<std::string> bodies;
+    std::vector<HttpResponse> answers;
     for (auto& w : waiting) {
-        const auto r = w.get();
+        auto r = w.get();
         REQUIRE(r.has_value());
-        CHECK(r->status == 200);
-        bodies.insert(r->body);
+        answers.push_back(std::move(*r));
     }
-    const auto fold_took = std::chrono::steady_clock::now() - started;
+    const auto slow_took = std::chrono::steady_clock::now() - started;
+    INFO("/healthz took " << std::chrono::duration<double, std::milli>(health_took).count() << " ms, " << target << " "
+                          << std::chrono::duration<double, std::milli>(slow_took).count() << " ms");
+    CHECK(health_took * 2 < slow_took);
+    return answers;
+}
+
+TEST_CASE("server: an as_of fold holds no HTTP thread: other requests are answered while requests wait for it") {
+    ServerFixture f; // two HTTP threads
+    post_reports(f, 40);
+    // More requests for one position than there are HTTP threads: each used to wait for the fold on
+    // an HTTP thread, and nothing else was answered until it was done (/healthz took ~70 ms of ~90).
+    const auto answers = slow_beside_healthz(f, "/v1/grids/t/stats?as_of=" + std::to_string(f.head() - 3), 4);
+    std::set<std::string> bodies;
+    for (const auto& r : answers) {
+        CHECK(r.status == 200);
+        bodies.insert(r.body);
+    }
     CHECK(bodies.size() == 1);
     CHECK(f.call("GET", "/metrics").body.find("\ngridloop_as_of_folds_total 1\n") != std::string::npos); // one fold for the four
-    INFO("healthz took " << std::chrono::duration<double, std::milli>(health_took).count() << " ms, the as_of requests "
-                         << std::chrono::duration<double, std::milli>(fold_took).count() << " ms");
-    CHECK(health_took * 2 < fold_took);
+}
+
+TEST_CASE("server: a verification of the log holds no HTTP thread, and runs one at a time") {
+    ServerFixture f;
+    post_reports(f, 40);
+    const std::int64_t head = f.head();
+    const auto answers = slow_beside_healthz(f, "/v1/audit/verify", 2);
+    int verified = 0;
+    for (const auto& r : answers) {
+        if (r.status == 503) { // the other one was under way
+            check_problem(r, 503);
+            CHECK(r.body.find("under way") != std::string::npos);
+            continue;
+        }
+        REQUIRE(r.status == 200);
+        const auto j = json::parse(r.body);
+        CHECK(j["ok"] == true);
+        CHECK(j["checked"] == head);
+        ++verified;
+    }
+    CHECK(verified >= 1);
+    // Once it is done, the next one runs.
+    const auto again = f.get_json("/v1/audit/verify?from=" + std::to_string(head - 10));
+    CHECK(again["ok"] == true);
+    CHECK(again["checked"] == 11);
 }
