@@ -94,7 +94,7 @@ std::vector<Endpoint> endpoints() {
         {"get", "/v1/audit/head", "The chain head", {as_of}, {{200, "{position, hash, recorded_at}"}}},
         {"get", "/v1/audit/verify", "Recompute the chain",
          {{"from", "query", "integer", "first position"}, {"to", "query", "integer", "last position"}},
-         {{200, "{ok, checked, first_bad_position, problem}"}}},
+         {{200, "{ok, checked, first_bad_position, problem}"}, {503, "another verification is under way (Retry-After: 5; one at a time)"}}},
         {"get", "/healthz", "Liveness", {}, {{200, "{status, position}"}}, nullptr, true},
         {"get", "/metrics", "Prometheus text format", {}, {{200, "metrics"}}, nullptr, true},
         {"get", "/openapi.json", "This document", {}, {{200, "OpenAPI 3.1"}}, nullptr, true},
