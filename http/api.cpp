@@ -417,7 +417,17 @@ struct Api::Impl {
                 }
                 folding = *as_of;
                 lock.unlock();
-                defer(c); // answered by the background thread
+                // The background thread folds it while handling the request again. However that is
+                // answered (before the fold when the token was revoked meanwhile, say), the position
+                // is no longer reserved from then on.
+                c.done = [this, position = *as_of, done = std::move(c.done)](Response r) {
+                    {
+                        std::lock_guard reserved(cache_mutex);
+                        if (folding == position) folding.reset();
+                    }
+                    done(std::move(r));
+                };
+                defer(c);
                 return false;
             }
         }
