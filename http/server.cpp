@@ -450,11 +450,12 @@ void Server::Impl::do_accept() {
                 // Over the cap: a short 503 and close, never a crash.
                 ++api.stats().refused_connections;
                 auto s = std::make_shared<tcp::socket>(std::move(socket));
-                static const std::string body = problem(503, "too many connections").body;
-                auto msg = std::make_shared<std::string>(
-                    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nConnection: close\r\nRetry-After: 1\r\n"
-                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
-                net::async_write(*s, net::buffer(*msg), [s, msg](beast::error_code, std::size_t) {
+                static const std::string text = [] {
+                    Response r = problem(503, "too many connections");
+                    r.headers = {{"Retry-After", "1"}};
+                    return response_head(r.status, 11, false, r.content_type, r.headers, r.body.size()) + r.body;
+                }();
+                net::async_write(*s, net::buffer(text), [s](beast::error_code, std::size_t) {
                     beast::error_code ignored;
                     s->shutdown(tcp::socket::shutdown_both, ignored);
                 });
