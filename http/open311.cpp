@@ -717,9 +717,16 @@ private:
                 for (const auto& id : std::set<std::string>(ids.begin(), ids.end()))
                     if (const auto* k = m.find_case(id); k && sees_case(*who, m, *k)) picked.push_back(k);
             } else {
-                for (const auto& [id, k] : m.cases()) {
-                    if (k.reported_at < first || k.reported_at > last || !wanted(codes, k.category) ||
-                        !wanted(statuses, summary_status(k)) || (*town && !m.within(k.grid_id, **town)) || !sees_case(*who, m, k))
+                // The window of report times, newest first, until the first 1000 are settled: the
+                // 1000th and the others reported at its time (ties go by case_id, below).
+                const auto& all = m.reported();
+                const auto begin = std::partition_point(all.begin(), all.end(), [&](const auto* k) { return k->reported_at < first; });
+                const auto end = std::partition_point(begin, all.end(), [&](const auto* k) { return k->reported_at <= last; });
+                for (auto it = end; it != begin;) {
+                    const auto& k = **--it;
+                    if (picked.size() >= max_requests && k.reported_at < picked.back()->reported_at) break;
+                    if (!wanted(codes, k.category) || !wanted(statuses, summary_status(k)) || (*town && !m.within(k.grid_id, **town)) ||
+                        !sees_case(*who, m, k))
                         continue;
                     picked.push_back(&k);
                 }

@@ -73,7 +73,16 @@ void Model::apply(const Envelope& env) {
         c.timeline.push_back(TimelineEntry{env.position, env.recorded_at, env.occurred_at, name_id(env.actor),
                                            c.dept_id ? name_id(*c.dept_id) : 0, static_cast<std::uint8_t>(ev.index()), c.state, c.rung,
                                            c.timeouts > timeouts});
-        if (fresh) cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
+        if (fresh) {
+            cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
+            // The log's recorded_at never decreases, so a new case goes last; an envelope that breaks
+            // that rule (folded without the engine's checks) still gets its place.
+            if (reported_.empty() || reported_.back()->reported_at <= c.reported_at) reported_.push_back(&c);
+            else
+                reported_.insert(std::upper_bound(reported_.begin(), reported_.end(), &c,
+                                                  [](const Case* a, const Case* b) { return a->reported_at < b->reported_at; }),
+                                 &c);
+        }
         if (!deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
         if (!deferred_) { // else settle_stats(); reported_at never changes
@@ -142,17 +151,20 @@ void Model::settle_stats() {
 }
 
 void Model::rebuild_stats() {
-    // Cases in report order, ties in log order (that of their IssueReported), as the fold adds them.
-    std::vector<const Case*> cases;
-    cases.reserve(cases_.size());
-    for (const auto& [_, c] : cases_.map()) cases.push_back(&c);
-    std::sort(cases.begin(), cases.end(), [](const Case* a, const Case* b) {
-        return std::pair(a->reported_at, a->timeline.front().position) < std::pair(b->reported_at, b->timeline.front().position);
-    });
     std::vector<const Member*> members;
     members.reserve(members_.size());
     for (const auto& [_, m] : members_.map()) members.push_back(&m);
-    stats_.rebuild(cases, members);
+    stats_.rebuild(reported_, members); // cases in report order, as the fold adds them
+}
+
+void Model::index_reports() {
+    // Ties of report time in log order: that of their IssueReported, each case's first event.
+    reported_.clear();
+    reported_.reserve(cases_.size());
+    for (const auto& [_, c] : cases_.map()) reported_.push_back(&c);
+    std::sort(reported_.begin(), reported_.end(), [](const Case* a, const Case* b) {
+        return std::pair(a->reported_at, a->timeline.front().position) < std::pair(b->reported_at, b->timeline.front().position);
+    });
 }
 
 void Model::index_open_cases() {

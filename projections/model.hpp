@@ -74,6 +74,9 @@ public:
     std::optional<geo::Nearest> nearest_micro(double lat, double lng) const { return micro_index_.nearest(lat, lng); }
     // Cases reported directly in one grid, in report order.
     const std::vector<const Case*>& cases_in(std::string_view grid) const;
+    // Every case in report order: by reported_at (the recorded_at of its IssueReported, which never
+    // decreases along the log), ties in log order. A window of report times is a binary search.
+    const std::vector<const Case*>& reported() const { return reported_; }
     // Members whose residence is one grid.
     std::vector<const Member*> residents_of(std::string_view grid) const;
     // Members whose home branch is one grid, by member_id.
@@ -116,6 +119,7 @@ private:
         std::vector<const Case*> cases; // in log order
     };
     Indexed<GridCases, &GridCases::grid_id> cases_by_grid_;
+    std::vector<const Case*> reported_; // every case, in report order
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
     ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
@@ -136,6 +140,7 @@ private:
     std::optional<Deferred> deferred_;
     void rebuild_stats();
     void index_open_cases(); // open_by_due_ from every case
+    void index_reports();    // reported_ from every case
 };
 
 // The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.

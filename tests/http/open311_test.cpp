@@ -732,7 +732,11 @@ TEST_CASE("open311: GET requests answers at most the first 1000, newest first") 
     REQUIRE(list.size() == 1000);
     CHECK(list.at(0).at("service_request_id") == last);
     for (std::size_t i = 1; i < list.size(); ++i) CHECK(list[i - 1].at("requested_datetime") >= list[i].at("requested_datetime"));
+    // The batch was reported at one time: of its 1004, the 999 first by case_id (the newest-first scan meets them last).
+    for (std::size_t i = 1; i < list.size(); ++i) CHECK(list[i].at("service_request_id") == "bulk-" + std::to_string(999 + i));
     CHECK(f.get_json("/open311/v2/requests.json", dashboard).size() == 1000);
+    const auto closed = f.get_json("/open311/v2/requests.json?status=closed");
+    CHECK(closed.empty());
     std::string many;
     for (int i = 0; i < 1001; ++i) many += "k" + std::to_string(i) + ",";
     check_errors(f.get("/open311/v2/requests.json?service_request_id=" + many), 400, "at most 1000");
