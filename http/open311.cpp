@@ -293,18 +293,10 @@ events::Result<std::string> locate(const Model& m, std::string_view address) {
 // Our services are the categories of the log's cases: no event defines a catalogue, and a
 // category is an open id (contract: IssueReported.category), so a category becomes a service once
 // a case has been reported in it. Each maps to when that first happened (the discovery changeset).
-std::map<std::string, Instant> catalogue(const Model& m) {
-    std::map<std::string, Instant> out;
-    for (const auto& [id, c] : m.cases()) {
-        auto [it, fresh] = out.try_emplace(c.category, c.reported_at);
-        if (!fresh) it->second = std::min(it->second, c.reported_at);
-    }
-    return out;
-}
+// The model keeps them as it folds: these answer without a token, and never walk the cases.
+const auto& catalogue(const Model& m) { return m.categories(); }
 
-bool offers(const Model& m, std::string_view code) {
-    return std::any_of(m.cases().begin(), m.cases().end(), [&](const auto& kv) { return kv.second.category == code; });
-}
+bool offers(const Model& m, std::string_view code) { return m.categories().contains(code); }
 
 // jurisdiction_id, when given, names a town (a root of the grid tree); one server may hold several.
 events::Result<std::optional<std::string>> jurisdiction(const Model& m, const Params& p) {
@@ -610,7 +602,7 @@ private:
     void discovery() {
         respond([&](const Model& m) {
             Instant changed = m.recorded_at();
-            if (const auto all = catalogue(m); !all.empty())
+            if (const auto& all = catalogue(m); !all.empty())
                 changed = std::max_element(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.second < b.second; })->second;
             const std::string changeset = events::format_time(changed);
             ordered_json endpoint;

@@ -75,13 +75,7 @@ void Model::apply(const Envelope& env) {
                                            c.timeouts > timeouts});
         if (fresh) {
             cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
-            // The log's recorded_at never decreases, so a new case goes last; an envelope that breaks
-            // that rule (folded without the engine's checks) still gets its place.
-            if (reported_.empty() || reported_.back()->reported_at <= c.reported_at) reported_.push_back(&c);
-            else
-                reported_.insert(std::upper_bound(reported_.begin(), reported_.end(), &c,
-                                                  [](const Case* a, const Case* b) { return a->reported_at < b->reported_at; }),
-                                 &c);
+            add_report(c);
         }
         if (!deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
@@ -165,6 +159,19 @@ void Model::index_reports() {
     std::sort(reported_.begin(), reported_.end(), [](const Case* a, const Case* b) {
         return std::pair(a->reported_at, a->timeline.front().position) < std::pair(b->reported_at, b->timeline.front().position);
     });
+    categories_.clear();
+    for (const Case* c : reported_) categories_.try_emplace(c->category, c->reported_at); // the first is the earliest
+}
+
+void Model::add_report(const Case& c) {
+    // The log's recorded_at never decreases, so a new case goes last; an envelope that breaks that
+    // rule (folded without the engine's checks) still gets its place.
+    if (reported_.empty() || reported_.back()->reported_at <= c.reported_at) reported_.push_back(&c);
+    else
+        reported_.insert(std::upper_bound(reported_.begin(), reported_.end(), &c,
+                                          [](const Case* a, const Case* b) { return a->reported_at < b->reported_at; }),
+                         &c);
+    if (auto [it, first] = categories_.try_emplace(c.category, c.reported_at); !first) it->second = std::min(it->second, c.reported_at);
 }
 
 void Model::index_open_cases() {

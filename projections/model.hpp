@@ -77,6 +77,8 @@ public:
     // Every case in report order: by reported_at (the recorded_at of its IssueReported, which never
     // decreases along the log), ties in log order. A window of report times is a binary search.
     const std::vector<const Case*>& reported() const { return reported_; }
+    // Every category a case was reported in, with when the first such case was reported.
+    const std::map<std::string, Instant, std::less<>>& categories() const { return categories_; }
     // Members whose residence is one grid.
     std::vector<const Member*> residents_of(std::string_view grid) const;
     // Members whose home branch is one grid, by member_id.
@@ -120,6 +122,7 @@ private:
     };
     Indexed<GridCases, &GridCases::grid_id> cases_by_grid_;
     std::vector<const Case*> reported_; // every case, in report order
+    std::map<std::string, Instant, std::less<>> categories_;
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
     ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
@@ -140,7 +143,8 @@ private:
     std::optional<Deferred> deferred_;
     void rebuild_stats();
     void index_open_cases(); // open_by_due_ from every case
-    void index_reports();    // reported_ from every case
+    void index_reports();    // reported_ and categories_ from every case
+    void add_report(const Case& c); // a case just reported, to both
 };
 
 // The ladder of a case reported in `micro_grid`: which rungs exist above it. `lookup` finds a grid.

@@ -87,6 +87,7 @@ json views(const Model& m, Instant now) {
     for (const auto& [id, d] : m.departments())
         for (const auto* c : m.department_queue(id)) j["queues"][id].push_back(c->case_id);
     for (const auto* c : m.reported()) j["reported"].push_back(c->case_id); // Open311's listing walks it
+    for (const auto& [code, first] : m.categories()) j["categories"][code] = first.time_since_epoch().count(); // and its services
     // The scheduler's queue, kept event by event by the fold and rebuilt from the cases on a load.
     std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> due;
     for (const auto& block : m.open_by_due().blocks())
