@@ -3,6 +3,7 @@
 #include "engine/engine.hpp"
 
 #include "engine/replay.hpp"
+#include "engine/thread_name.hpp"
 #include "projections/snapshot.hpp"
 
 #include <sys/wait.h>
@@ -278,21 +279,30 @@ void Engine::submit(Submission s, Done done) {
     Request request(std::move(s), std::move(done)); // encoded here, off the writer thread
     {
         std::lock_guard lock(queue_mutex_);
-        if (!writer_.joinable()) writer_ = std::thread([this] { writer_loop(); });
+        if (!writer_.joinable()) writer_ = std::thread([this] {
+            name_this_thread("gl-writer");
+            writer_loop();
+        });
         queue_.push_back(std::move(request));
     }
     queue_cv_.notify_one();
 }
 
 void Engine::writer_loop() {
-    completer_ = std::thread([this] { completion_loop(); });
+    completer_ = std::thread([this] {
+        name_this_thread("gl-complete");
+        completion_loop();
+    });
     {
         // The ids already stored are read on a thread of their own; until then every retry check
         // reads the log. (Synchronous appends, for scripts and tools, always read it.)
         std::lock_guard lock(write_mutex_);
         known_ids_.load(path_);
     }
-    committer_ = std::thread([this] { commit_loop(); });
+    committer_ = std::thread([this] {
+        name_this_thread("gl-commit");
+        commit_loop();
+    });
     for (;;) {
         std::vector<Request> group;
         {
@@ -592,7 +602,10 @@ void Engine::publish(const std::vector<Envelope>& committed, const std::vector<R
         if (!snapshot_stopping_ && !snapshot_wanted_) {
             snapshot_wanted_ = true;
             snapshot_tried_ = model_.position(); // asked once per `every` events, even if it fails
-            if (!snapshotter_.joinable()) snapshotter_ = std::thread([this] { snapshot_loop(); });
+            if (!snapshotter_.joinable()) snapshotter_ = std::thread([this] {
+                    name_this_thread("gl-snapshot");
+                    snapshot_loop();
+                });
             snapshot_cv_.notify_one();
         }
     }

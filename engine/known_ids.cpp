@@ -1,6 +1,7 @@
 #include "engine/known_ids.hpp"
 
 #include "engine/store.hpp"
+#include "engine/thread_name.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -53,6 +54,7 @@ KnownIds::~KnownIds() {
 void KnownIds::load(const std::string& path) {
     if (scan_.joinable()) return;
     scan_ = std::thread([this, path] {
+        name_this_thread("gl-known-ids");
         try {
             StoreReader reader(path);
             IdFilter filter(static_cast<std::size_t>(reader.head().position) + 1024); // positions are gapless: one id each

@@ -1,6 +1,8 @@
 // The pipelined decoded scan: a reader thread fills batches of decoded rows, the caller folds them.
 #include "engine/replay.hpp"
 
+#include "engine/thread_name.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -184,7 +186,10 @@ void scan_decoded(const StoreReader& store, std::int64_t after, std::int64_t las
             if (thread.joinable()) thread.join();
         }
     } joiner{pipe, thread};
-    thread = std::thread([&, decode = Decoder(prev)] { read_ahead(*reader, after, last, decode, pipe); });
+    thread = std::thread([&, decode = Decoder(prev)] {
+        name_this_thread("gl-read-ahead");
+        read_ahead(*reader, after, last, decode, pipe);
+    });
 
     while (auto b = pipe.pop()) {
         for (std::size_t i = 0; i < b->size; ++i)

@@ -1,6 +1,8 @@
 // The time-out writer: a schedule of (due_at, case_id) kept from the model, and the events it writes.
 #include "engine/scheduler.hpp"
 
+#include "engine/thread_name.hpp"
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -233,7 +235,10 @@ void Scheduler::start() {
     std::lock_guard lock(state_->mutex);
     if (thread_.joinable()) return;
     state_->stopping = false;
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+        name_this_thread("gl-scheduler");
+        loop();
+    });
 }
 
 void Scheduler::stop() {

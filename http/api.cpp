@@ -1,6 +1,7 @@
 // Routing, authentication, the write path and the read endpoints of API v1.
 #include "http/api.hpp"
 
+#include "engine/thread_name.hpp"
 #include "engine/verify.hpp"
 #include "events/json_writer.hpp"
 #include "http/access.hpp"
@@ -482,7 +483,10 @@ struct Api::Impl {
     // Queues the request for the background thread, which handles it again from the start.
     void defer(Ctx& c) {
         std::lock_guard lock(jobs_mutex);
-        if (!background.joinable()) background = std::thread([this] { background_loop(); });
+        if (!background.joinable()) background = std::thread([this] {
+            engine::name_this_thread("gl-background");
+            background_loop();
+        });
         jobs.emplace_back(c.req, std::move(c.done));
         jobs_cv.notify_one();
     }

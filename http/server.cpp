@@ -1,6 +1,8 @@
 // Listener and sessions: one strand per connection, async read → API → async write.
 #include "http/server.hpp"
 
+#include "engine/thread_name.hpp"
+
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -47,6 +49,10 @@ struct Server::Impl {
     void listen();
     void do_accept();
     void shutdown();
+    void run_io() { // on a thread of the server's own
+        engine::name_this_thread("gl-http");
+        ioc.run();
+    }
     std::mutex log_mutex; // access log lines, and on_reload's report to the same stream
     void log(const std::string& line) {
         if (!options.access_log) return;
@@ -519,7 +525,7 @@ void Server::run() {
     wait();
     s.work.emplace(s.ioc.get_executor());
     s.do_accept();
-    for (int i = 1; i < s.options.threads; ++i) s.threads.emplace_back([&] { s.ioc.run(); });
+    for (int i = 1; i < s.options.threads; ++i) s.threads.emplace_back([&] { s.run_io(); });
     s.ioc.run();
     for (auto& t : s.threads) t.join();
     s.threads.clear();
@@ -529,7 +535,7 @@ void Server::start() {
     auto& s = *impl_;
     s.work.emplace(s.ioc.get_executor());
     s.do_accept();
-    for (int i = 0; i < std::max(1, s.options.threads); ++i) s.threads.emplace_back([&] { s.ioc.run(); });
+    for (int i = 0; i < std::max(1, s.options.threads); ++i) s.threads.emplace_back([&] { s.run_io(); });
 }
 
 void Server::stop() { impl_->shutdown(); }
