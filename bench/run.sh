@@ -18,7 +18,8 @@
 #   --snapshot-spacing N  snapshots of the model (engine/snapshots.hpp) that start-up and as_of start
 #                from: those beside the log (FILE.snapshots/) are copied with it; when there are none,
 #                they are taken on the copy first, one every N events and one at the head (default
-#                1000000, as `gridloop serve` takes them; 0 = none: start-up and as_of fold from 1)
+#                1000000, as `gridloop serve` takes them, and thinned as it thins them: 8 spread over
+#                the log; 0 = none: start-up and as_of fold from 1)
 #   --runs N     pairs of runs for reads and appends (default 3); --replays N pairs of replay and
 #                bare read (default: --runs); --startups N start-ups (default 3)
 #   --duration S seconds per wrk run (default 10)
@@ -132,11 +133,12 @@ done
 if [[ $spacing -gt 0 && -d $db.snapshots ]]; then
     cp -r "$db.snapshots" "$serve_db.snapshots"
 elif [[ $spacing -gt 0 ]]; then
-    # What a server running with --snapshot-every N --snapshot-keep 0 would have left beside its log.
+    # What a server running with --snapshot-every N would have left beside its log (the default
+    # --snapshot-keep: 8, spread over the log).
     last=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select max(position) from events").fetchone()[0] or 0)' "$serve_db")
     say "no snapshots beside the log: taking them on the copy, every $spacing events and at the head ($last)"
-    for ((p = spacing; p < last; p += spacing)); do "$gridloop" snapshot --db "$serve_db" --as-of "$p" --keep 0 >/dev/null 2>&1; done
-    "$gridloop" snapshot --db "$serve_db" --keep 0 >/dev/null 2>&1
+    for ((p = spacing; p < last; p += spacing)); do "$gridloop" snapshot --db "$serve_db" --as-of "$p" >/dev/null 2>&1; done
+    "$gridloop" snapshot --db "$serve_db" >/dev/null 2>&1
 fi
 snapshots=$(ls "$serve_db.snapshots" 2>/dev/null | sed 's/^0*//; s/\.snap$//' | paste -sd' ' -)
 say "snapshots: ${snapshots:-none}"
@@ -181,7 +183,7 @@ start_server() {
     : >"$work/serve.out"
     local t0 url
     t0=$(now)
-    "$gridloop" serve --db "$serve_db" --listen 127.0.0.1:0 --tokens "$tokens" --quiet --snapshot-keep 0 >"$work/serve.out" 2>"$work/serve.err" &
+    "$gridloop" serve --db "$serve_db" --listen 127.0.0.1:0 --tokens "$tokens" --quiet >"$work/serve.out" 2>"$work/serve.err" &
     server_pid=$!
     until grep -q '^gridloop serving' "$work/serve.out"; do
         kill -0 "$server_pid" 2>/dev/null || die "gridloop serve stopped: $(cat "$work/serve.err")"
@@ -276,11 +278,16 @@ hwm_reads=$(hwm_kib)
 [[ -n ${head_position:-} ]] || head_position=$(head_now) # without the replay: the head the server started at
 declare -a asof_pos asof_s asof_cpu
 if wants asof; then
-    # 10 %, 50 %, 90 % of the head, and (with snapshots) the worst case: the position just before
-    # the last snapshot below the head, which folds a whole spacing from the one before it.
+    # 10 %, 50 %, 90 % of the head, and (with snapshots) the worst case: the position just before the
+    # snapshot that ends the widest gap between them (from position 0 before the first; the later of
+    # equal gaps, whose model is larger), which folds that whole gap on top of the one below it.
     positions=("$((head_position * 10 / 100))" "$((head_position * 50 / 100))" "$((head_position * 90 / 100))")
-    worst=$(((head_position - 1) / spacing * spacing - 1))
-    [[ $spacing -eq 0 || $worst -le $spacing ]] || positions+=("$worst")
+    worst=0 widest=0 below=0
+    for s in $snapshots; do
+        if ((s - below >= widest && s - 1 > below)); then widest=$((s - below)) worst=$((s - 1)); fi
+        below=$s
+    done
+    ((worst == 0)) || positions+=("$worst")
     say "as_of: one request each at ${positions[*]} (head $head_position)"
     for p in "${positions[@]}"; do
         c0=$(cpu_s)
@@ -402,7 +409,7 @@ bad_posts=$(IFS=+; echo $((${post_bad[*]}))) bad_batches=$(IFS=+; echo $((${batc
     echo "| 6. peak RSS of serve after start-up (VmHWM) | $(mib "$m_startup_hwm") MiB, $(calc "$m_startup_hwm * 1024 / $cases" 0) bytes per case | — | — | < 2 GiB (10M-event log) | $(met "$m_startup_hwm < 2097152") |"
     echo "| 6. … after reads / after as_of / after appends | $(mib "$hwm_reads") / $(mib "$hwm_asof") / $(mib "$hwm_end") MiB (RSS after as_of $(mib "$rss_asof") MiB) | — | — | — | — |"
     wants asof && for k in "${!asof_pos[@]}"; do
-        labels=("10%" "50%" "90%" "the worst case for the snapshot spacing") label=${labels[$k]}
+        labels=("10%" "50%" "90%" "the worst case: the end of the widest gap between snapshots") label=${labels[$k]}
         echo "| 7. as_of=${asof_pos[$k]} ($label), one request | ${asof_s[$k]} s (server CPU ${asof_cpu[$k]} s) | — | — | ≤ 10 s | $(met "${asof_s[$k]} <= 10") |"
     done
     echo
@@ -411,5 +418,5 @@ bad_posts=$(IFS=+; echo $((${post_bad[*]}))) bad_batches=$(IFS=+; echo $((${batc
     ! wants reads || echo "per run: /healthz ${health_r[*]} (p99 ${health_p99[*]}) | stats ${stats_r[*]} (p99 ${stats_p99[*]})"
     ! wants appends || echo "per run: /healthz ${health_w[*]} (p99 ${health_w_p99[*]}) | POST ${post_r[*]} (p99 ${post_p99[*]})"
     ! wants batches || echo "per run: batch events/s ${batch_r[*]} | bare rows/s ${bare_r[*]}"
-    [[ ${#health_us[@]} -eq 0 ]] || echo "server CPU (medians): /healthz $(r0 "${health_us[@]}") µs per request$(! wants reads || echo ", stats $(r0 "${stats_us[@]}") µs per request")$(! wants appends || echo ", POST $(r0 "${post_us[@]}") µs per request")$(! wants batches || echo ", batches $(r0 "${batch_us[@]}") µs per event")"
+    [[ -z ${health_us[*]:-} ]] || echo "server CPU (medians): /healthz $(r0 "${health_us[@]}") µs per request$(! wants reads || echo ", stats $(r0 "${stats_us[@]}") µs per request")$(! wants appends || echo ", POST $(r0 "${post_us[@]}") µs per request")$(! wants batches || echo ", batches $(r0 "${batch_us[@]}") µs per event")"
 } | tee "${out:-/dev/null}"

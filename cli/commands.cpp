@@ -43,7 +43,7 @@ const Usage usages[] = {
      "--quiet turns the access log off. The read model starts from the newest usable snapshot in\n"
      "FILE.snapshots/ and folds only the events after it; a snapshot is taken every N events (default\n"
      "1000000, 0 = never; written by a child process at a lower CPU priority, so serving goes on meanwhile) and at a clean stop,\n"
-     "keeping the newest --snapshot-keep (default 4, 0 = all);\n"
+     "keeping --snapshot-keep of them spread over the log, the newest always (default 8, 0 = all);\n"
      "--no-snapshots folds the whole log and takes none."},
     {"import", "gridloop import --db FILE [--actor SUBJECT] EVENTS.ndjson",
      "Appends the events of an NDJSON file (`-` = standard input). A line is either an exported\n"
@@ -60,7 +60,8 @@ const Usage usages[] = {
     {"snapshot", "gridloop snapshot --db FILE [--as-of P] [--keep N]",
      "Saves the read model as of position P (default: the head) into FILE.snapshots/, folding from the\n"
      "newest usable snapshot before it, so that start-up and as_of reads at or after P fold only the\n"
-     "events after it (e.g. ahead of an audit of that period). Keeps the newest N (default 4, 0 = all)."},
+     "events after it (e.g. ahead of an audit of that period). Keeps N spread over the log, the newest\n"
+     "always (default 8, 0 = all)."},
     {"backup", "gridloop backup --db FILE --out FILE",
      "Copies the log into a new file with SQLite's online backup API while a server may go on writing,\n"
      "then verifies the copy's hash chain. Exit 1 when the copy does not verify."},
@@ -366,7 +367,7 @@ int cmd_snapshot(const Args& a, std::ostream& out, std::ostream& err, const Usag
     engine::fold_onto(model, store, at, std::ref(progress));
     projections::snapshot::Parts parts;
     projections::save(model, parts);
-    const auto file = snapshots.write(at, model.head_hash(), parts, static_cast<std::size_t>(keep.value_or(4)));
+    const auto file = snapshots.write(at, model.head_hash(), parts, keep ? static_cast<std::size_t>(*keep) : engine::SnapshotOptions{}.keep);
     out << "saved the model at position " << at << " to " << file.string() << " (" << std::filesystem::file_size(file) << " bytes)\n";
     return 0;
 }

@@ -21,7 +21,9 @@
 #include <array>
 #include <cstdio>
 #include <fcntl.h>
+#include <limits>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <system_error>
 #include <unistd.h>
@@ -192,11 +194,30 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     // was replaced at this path), and must not push this log's own snapshots out.
     auto all = list();
     std::erase_if(all, [&](const Entry& e) { return e.position > position; });
-    for (std::size_t i = 0; keep > 0 && i + keep < all.size(); ++i) {
+    std::vector<std::int64_t> positions;
+    for (const auto& e : all) positions.push_back(e.position);
+    for (const std::size_t i : thin(positions, keep)) {
         std::error_code ec;
         fs::remove(all[i].file, ec);
     }
     return final_path;
+}
+
+std::vector<std::size_t> thin(const std::vector<std::int64_t>& positions, std::size_t keep) {
+    std::vector<std::size_t> left(positions.size()), removed;
+    std::iota(left.begin(), left.end(), std::size_t{0});
+    while (keep > 0 && left.size() > keep) {
+        std::size_t drop = 0;
+        std::int64_t smallest = std::numeric_limits<std::int64_t>::max();
+        for (std::size_t i = 0; i + 1 < left.size(); ++i) { // never the newest
+            const std::int64_t gap = positions[left[i + 1]] - (i > 0 ? positions[left[i - 1]] : 0);
+            if (gap < smallest) smallest = gap, drop = i;
+        }
+        removed.push_back(left[drop]);
+        left.erase(left.begin() + static_cast<std::ptrdiff_t>(drop));
+    }
+    std::sort(removed.begin(), removed.end());
+    return removed;
 }
 
 std::optional<projections::Model> Snapshots::load_newest(const StoreReader& store, std::int64_t at, std::vector<std::string>& notes) const {
