@@ -20,9 +20,11 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
+#include <variant>
 #include <thread>
 
 namespace {
@@ -30,6 +32,7 @@ namespace {
 using namespace gridloop;
 using events::Instant;
 using nlohmann::json;
+using projections::Case;
 using projections::Model;
 namespace fs = std::filesystem;
 
@@ -134,6 +137,33 @@ bool any_note(const engine::Engine& e, const std::string& part) {
 } // namespace
 
 TEST_SUITE("cli") {
+    TEST_CASE("the model lists its cases in report order even when a report's recorded_at goes backwards") {
+        testing::TempDb db("report-order");
+        load_town(db.path());
+        // The engine never records a time earlier than the one before; a fold of envelopes that
+        // break that rule still keeps reported() sorted, as a snapshot's load sorts it.
+        Model m;
+        int moved = 0;
+        const engine::StoreReader store(db.path());
+        engine::scan_decoded(store, 0, store.head().position, [&](const events::Envelope& env) {
+            if (std::holds_alternative<events::IssueReported>(env.event) && ++moved % 3 == 0) {
+                events::Envelope earlier = env;
+                earlier.recorded_at -= std::chrono::days(40);
+                m.apply(earlier);
+            } else {
+                m.apply(env);
+            }
+            return true;
+        });
+        REQUIRE(moved > 30);
+        const auto& listed = m.reported();
+        REQUIRE(listed.size() == m.cases().size());
+        CHECK(std::is_sorted(listed.begin(), listed.end(), [](const Case* a, const Case* b) {
+            return std::pair(a->reported_at, a->timeline.front().position) < std::pair(b->reported_at, b->timeline.front().position);
+        }));
+        CHECK(std::set<const Case*>(listed.begin(), listed.end()).size() == listed.size());
+    }
+
     TEST_CASE("a snapshot of the sample town loads into the model the fold gives") {
         testing::TempDb db("snap-town");
         load_town(db.path());
