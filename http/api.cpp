@@ -878,14 +878,16 @@ std::optional<bool> parse_bool(const std::string& s) {
 }
 
 // The cases a listing of `page` has to look at, when a small set is known to hold every case it can
-// show: those reported in the subtree of the grid asked for, else of the caller's scope, or the open
-// cases already due when only overdue ones are asked for; the smallest of these. nullopt: walk every
+// show: those reported in the subtree of the grid asked for, else of the caller's scope; those that
+// have been on the department asked for, else on the departments of a department's staff; or the
+// open cases already due when only overdue ones are asked for; the smallest of these. nullopt: walk every
 // case in id order. Gathering costs a step per case of the set; the walk, about page × all ÷ set
 // steps when the other filters keep most of the set, each dearer (a map node, a scope check): the
 // set is taken while set² ≤ 4 × page × all. A worker's list of their micro-grid's cases no longer
 // walks the whole city's, and a town's first page is still found by walking.
 std::optional<std::vector<const projections::Case*>> fewer_cases(const Model& m, const Principal& who, const std::optional<std::string>& grid,
-                                                                bool overdue_only, Instant now, std::size_t page) {
+                                                                const std::optional<std::string>& dept, bool overdue_only, Instant now,
+                                                                std::size_t page) {
     const auto most = static_cast<std::size_t>(std::sqrt(4.0 * static_cast<double>(page) * static_cast<double>(m.cases().size())));
     std::optional<std::vector<const projections::Case*>> fewest;
     std::vector<std::string> roots;
@@ -903,6 +905,24 @@ std::optional<std::vector<const projections::Case*>> fewer_cases(const Model& m,
             if (few) in.insert(in.end(), listed.begin(), listed.end());
         }
         if (few) fewest = std::move(in);
+    }
+    std::vector<std::string> depts;
+    if (dept) depts = {*dept};
+    else if (who.role == Role::department_staff) depts = who.scope;
+    if (!depts.empty()) {
+        std::vector<const projections::Case*> in;
+        const std::size_t at_most = fewest ? fewest->size() : most;
+        bool few = true;
+        for (auto d = depts.begin(); d != depts.end() && few; ++d) {
+            const auto& listed = m.cases_of_department(*d);
+            few = in.size() + listed.size() <= at_most;
+            if (few) in.insert(in.end(), listed.begin(), listed.end());
+        }
+        if (few) {
+            std::sort(in.begin(), in.end()); // a case on two of the departments, once
+            in.erase(std::unique(in.begin(), in.end()), in.end());
+            fewest = std::move(in);
+        }
     }
     if (overdue_only) {
         std::vector<const projections::Case*> due;
@@ -952,7 +972,7 @@ void Api::Impl::list_cases(Ctx& c) {
         // The page: the first n shown after the cursor in case_id order, and whether more follow.
         const auto n = static_cast<std::size_t>(limit.value_or(100));
         std::vector<const projections::Case*> page;
-        if (auto fewer = fewer_cases(m, c.who, grid, overdue == true, now, n + 1)) {
+        if (auto fewer = fewer_cases(m, c.who, grid, dept, overdue == true, now, n + 1)) {
             std::erase_if(*fewer, [&](const auto* k) { return (cursor && k->case_id <= *cursor) || !shown(*k); });
             const auto by_id = [](const auto* a, const auto* b) { return a->case_id < b->case_id; };
             const auto end = fewer->begin() + static_cast<std::ptrdiff_t>(std::min(fewer->size(), n + 1));

@@ -77,6 +77,7 @@ void Model::apply(const Envelope& env) {
             cases_by_grid_.try_emplace(c.grid_id).first->cases.push_back(&c);
             add_report(c);
         }
+        add_department_case(c);
         if (!deferred_) stats_.case_changed(c, before, env);
         if (queued()) dept_queues_[*c.dept_id].emplace(std::pair{c.due_at, c.case_id}, &c);
         if (!deferred_) { // else settle_stats(); reported_at never changes
@@ -151,7 +152,28 @@ void Model::rebuild_stats() {
     stats_.rebuild(reported_, members); // cases in report order, as the fold adds them
 }
 
-void Model::index_reports() {
+namespace {
+
+// Whether the case's timeline entry i is the first to find it on that entry's department.
+bool first_on_its_department(const Case& c, std::size_t i) {
+    const NameId dept = c.timeline[i].dept;
+    return dept != 0 && std::none_of(c.timeline.begin(), c.timeline.begin() + static_cast<std::ptrdiff_t>(i),
+                                     [&](const TimelineEntry& t) { return t.dept == dept; });
+}
+
+} // namespace
+
+void Model::add_department_case(const Case& c) {
+    if (const std::size_t last = c.timeline.size() - 1; first_on_its_department(c, last)) cases_by_dept_[name(c.timeline[last].dept)].push_back(&c);
+}
+
+const std::vector<const Case*>& Model::cases_of_department(std::string_view dept_id) const {
+    static const std::vector<const Case*> none;
+    const auto it = cases_by_dept_.find(dept_id);
+    return it == cases_by_dept_.end() ? none : it->second;
+}
+
+void Model::index_cases() {
     // Ties of report time in log order: that of their IssueReported, each case's first event.
     reported_.clear();
     reported_.reserve(cases_.size());
@@ -160,7 +182,12 @@ void Model::index_reports() {
         return std::pair(a->reported_at, a->timeline.front().position) < std::pair(b->reported_at, b->timeline.front().position);
     });
     categories_.clear();
-    for (const Case* c : reported_) categories_.try_emplace(c->category, c->reported_at); // the first is the earliest
+    cases_by_dept_.clear();
+    for (const Case* c : reported_) {
+        categories_.try_emplace(c->category, c->reported_at); // the first is the earliest
+        for (std::size_t i = 0; i < c->timeline.size(); ++i)
+            if (first_on_its_department(*c, i)) cases_by_dept_[name(c->timeline[i].dept)].push_back(c);
+    }
 }
 
 void Model::add_report(const Case& c) {

@@ -79,6 +79,9 @@ public:
     const std::vector<const Case*>& reported() const { return reported_; }
     // Every category a case was reported in, with when the first such case was reported.
     const std::map<std::string, Instant, std::less<>>& categories() const { return categories_; }
+    // The cases that have been on one department after some event of theirs (each once, in no
+    // particular order): those its staff see, and a superset of those on it now.
+    const std::vector<const Case*>& cases_of_department(std::string_view dept_id) const;
     // Members whose residence is one grid.
     std::vector<const Member*> residents_of(std::string_view grid) const;
     // Members whose home branch is one grid, by member_id.
@@ -123,6 +126,8 @@ private:
     Indexed<GridCases, &GridCases::grid_id> cases_by_grid_;
     std::vector<const Case*> reported_; // every case, in report order
     std::map<std::string, Instant, std::less<>> categories_;
+    std::map<std::string, std::vector<const Case*>, std::less<>> cases_by_dept_;
+    void add_department_case(const Case& c); // after c's newest timeline entry
     ById<std::map<std::string, const Member*, std::less<>>> residents_;
     ById<std::map<std::string, const Member*, std::less<>>> branch_members_;
     ById<std::map<std::pair<Instant, std::string>, const Case*>> dept_queues_; // open cases on each department
@@ -143,7 +148,7 @@ private:
     std::optional<Deferred> deferred_;
     void rebuild_stats();
     void index_open_cases(); // open_by_due_ from every case
-    void index_reports();    // reported_ and categories_ from every case
+    void index_cases();      // reported_, categories_ and cases_by_dept_ from every case
     void add_report(const Case& c); // a case just reported, to both
 };
 

@@ -185,7 +185,7 @@ Model load(const snapshot::Opener& open) {
                          if (c->state == events::CaseState::open && c->rung == events::Rung::department && c->dept_id)
                              m.dept_queues_[*c->dept_id].emplace(std::pair{c->due_at, c->case_id}, c);
                      m.index_open_cases();
-                     m.index_reports();
+                     m.index_cases();
                      for (const auto& [id, member] : m.members_.map()) {
                          if (!member.residence_grid.empty()) m.residents_[member.residence_grid].emplace(id, &member);
                          if (!member.home_branch.empty()) m.branch_members_[member.home_branch].emplace(id, &member);

@@ -1,8 +1,8 @@
 // GET /v1/cases against a plain walk of every case in id order, on a synthetic city loaded through
 // the real engine: every role (scoped to a micro-grid, a branch grid, a community, a town, nested
-// scopes, a department), every filter, small and large pages followed by their cursors. The listing
-// takes a shortcut through the cases of a scope or the open cases already due when those are few;
-// whichever it takes, the pages must be these.
+// scopes, one department, two), every filter, small and large pages followed by their cursors. The
+// listing takes a shortcut through the cases of a scope, of a department or the open cases already
+// due when those are few; whichever it takes, the pages must be these.
 #include "cli/load.hpp"
 #include "engine/engine.hpp"
 #include "http/access.hpp"
@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,7 @@ TEST_CASE("cases list: every role, filter and page size gives the cases a walk o
     // Scopes from the city: a town, a community, the branch grid with the fewest cases (so that its
     // list takes the shortcut even for small pages) and a micro-grid of it.
     std::string town, community, branch, micro, dept;
+    std::vector<std::string> both;
     engine.read([&](const Model& m) {
         town = m.roots().front();
         const auto count = [&](const std::string& root) {
@@ -92,9 +94,20 @@ TEST_CASE("cases list: every role, filter and page size gives the cases a walk o
         for (const auto& g : m.subtree(branch))
             if (m.grid(g)->level == events::Level::micro && !m.cases_in(g).empty() && micro.empty()) micro = g;
         dept = m.departments().begin()->first;
+        // Two departments one case has been on, for a staff scoped to both (that case listed once).
+        for (const auto& [id, k] : m.cases()) {
+            std::set<std::string> on;
+            for (const auto& t : k.timeline)
+                if (t.dept) on.insert(m.name(t.dept));
+            if (on.size() >= 2) {
+                both = {*on.begin(), *std::next(on.begin())};
+                break;
+            }
+        }
         REQUIRE(fewest * fewest <= 4 * 8 * m.cases().size()); // http/api.cpp, fewer_cases: pages of 7
     });
     REQUIRE_FALSE(micro.empty());
+    REQUIRE(both.size() == 2);
     const std::vector<http::Principal> principals{
         {"admin", Role::admin, {}},
         {"w", Role::worker, {micro}},
@@ -103,6 +116,7 @@ TEST_CASE("cases list: every role, filter and page size gives the cases a walk o
         {"gm", Role::grid_head, {branch, micro}},    // nested: each case once
         {"th", Role::town_head, {town}},
         {"ds", Role::department_staff, {dept}},
+        {"ds2", Role::department_staff, both},
         {"screen", Role::dashboard, {}},
         {"wall", Role::dashboard, {community}},
     };

@@ -87,8 +87,12 @@ json views(const Model& m, Instant now) {
                 v["nearest"].push_back(n ? json{n->grid_id, n->metres} : json());
             }
     }
-    for (const auto& [id, d] : m.departments())
+    for (const auto& [id, d] : m.departments()) {
         for (const auto* c : m.department_queue(id)) j["queues"][id].push_back(c->case_id);
+        std::set<std::string> touched; // in no particular order
+        for (const auto* c : m.cases_of_department(id)) CHECK(touched.insert(c->case_id).second);
+        j["touched"][id] = touched;
+    }
     for (const auto* c : m.reported()) j["reported"].push_back(c->case_id); // Open311's listing walks it
     for (const auto& [code, first] : m.categories()) j["categories"][code] = first.time_since_epoch().count(); // and its services
     // The scheduler's queue, kept event by event by the fold and rebuilt from the cases on a load.
