@@ -603,9 +603,9 @@ void Engine::publish(const std::vector<Envelope>& committed, const std::vector<R
             snapshot_wanted_ = true;
             snapshot_tried_ = model_.position(); // asked once per `every` events, even if it fails
             if (!snapshotter_.joinable()) snapshotter_ = std::thread([this] {
-                    name_this_thread("gl-snapshot");
-                    snapshot_loop();
-                });
+                name_this_thread("gl-snapshot");
+                snapshot_loop();
+            });
             snapshot_cv_.notify_one();
         }
     }
