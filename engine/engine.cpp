@@ -1,5 +1,6 @@
 // The single writer: decide in order; append the group in one transaction (on the committer thread);
-// apply and acknowledge (on the completion thread).
+// apply it (back on the writer thread, between decisions); tell the observers and acknowledge (on the
+// completion thread).
 #include "engine/engine.hpp"
 
 #include "engine/replay.hpp"
@@ -23,6 +24,7 @@ using namespace events;
 namespace {
 
 constexpr std::size_t max_group_events = 10'000;
+constexpr std::size_t max_waiting_groups = 8; // decided, for the committer's next commit
 // A snapshot's child process takes seconds at millions of cases; one still at it after this is killed.
 constexpr std::chrono::minutes snapshot_child_limit{10};
 // The periodic snapshot is background work: its child runs at a lower CPU priority, so that on a
@@ -307,8 +309,8 @@ void Engine::writer_loop() {
         std::vector<Request> group;
         {
             std::unique_lock lock(queue_mutex_);
-            queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty()) break; // stopping, and everything pending was written
+            queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !committed_.empty(); });
+            if (queue_.empty() && committed_.empty()) break; // stopping, and everything pending was written
             // Everything pending goes into one commit; a lone request is not kept waiting for company.
             std::size_t events = 0;
             while (!queue_.empty() && (group.empty() || events + queue_.front().s.events.size() <= max_group_events)) {
@@ -318,14 +320,18 @@ void Engine::writer_loop() {
             }
         }
         // The committer appends this group while the writer decides the next one (against the
-        // pending views), and the completion thread applies and answers it after.
+        // pending views). The writer applies each group once it is committed, between decisions, and
+        // the completion thread answers it.
         {
             std::lock_guard lock(write_mutex_);
+            apply_committed();
+            if (group.empty()) continue;
             recover_from_failed_commit();
             Outcome outcome = decide_group(group);
             std::unique_lock commit(commit_mutex_);
-            // One group waits for the committer at most: meanwhile requests gather into the next.
-            commit_state_cv_.wait(commit, [this] { return commits_.empty(); });
+            // The committer takes every group waiting into its next commit; past a few, requests
+            // gather in the queue instead (each group waiting is one more view for decisions to read through).
+            commit_state_cv_.wait(commit, [this] { return commits_.size() < max_waiting_groups; });
             commits_.push_back(Completion{std::move(group), std::move(outcome)});
         }
         commit_cv_.notify_one();
@@ -335,7 +341,9 @@ void Engine::writer_loop() {
         commit_stopping_ = true;
     }
     commit_cv_.notify_one();
-    committer_.join(); // every group decided is committed (or failed) and handed on
+    committer_.join(); // every group decided is committed (or failed) and handed back
+    std::lock_guard lock(write_mutex_);
+    apply_committed(); // the last ones
 }
 
 void Engine::commit_loop() {
@@ -343,21 +351,24 @@ void Engine::commit_loop() {
     for (;;) {
         commit_cv_.wait(lock, [this] { return commit_stopping_ || !commits_.empty(); });
         if (commits_.empty()) return; // stopping, and every group was written
-        Completion c = std::move(commits_.front());
-        commits_.pop_front();
+        // Every group decided while the last commit was under way goes into this one.
+        std::vector<Completion> taken(std::make_move_iterator(commits_.begin()), std::make_move_iterator(commits_.end()));
+        commits_.clear();
         committing_ = true;
         const std::optional<StoreError> earlier = commit_failure_;
         lock.unlock();
         commit_state_cv_.notify_all();
+        std::vector<Outcome*> outcomes;
+        for (auto& c : taken) outcomes.push_back(&c.outcome);
         std::optional<StoreError> failed;
-        if (earlier) fail(c.outcome, *earlier); // decided on top of a group that failed
-        else failed = write(c.outcome);
+        if (earlier)
+            for (Outcome* o : outcomes) fail(*o, *earlier); // decided on top of a group that failed
+        else failed = write(outcomes);
         {
-            std::lock_guard queue(completion_mutex_);
-            completions_.push_back(std::move(c));
-            ++committed_groups_;
+            std::lock_guard queue(queue_mutex_);
+            for (auto& c : taken) committed_.push_back(std::move(c)); // to the writer, which applies them
         }
-        completion_cv_.notify_one();
+        queue_cv_.notify_one();
         lock.lock();
         if (failed) commit_failure_ = std::move(failed);
         committing_ = false;
@@ -373,10 +384,10 @@ void Engine::completion_loop() {
         Completion c = std::move(completions_.front());
         completions_.pop_front();
         lock.unlock();
-        finish(c.outcome);
+        hand_out(c.outcome);
         lock.lock();
-        ++applied_groups_;
-        applied_cv_.notify_all();
+        ++handed_out_groups_;
+        handed_out_cv_.notify_all();
         lock.unlock();
         for (std::size_t i = 0; i < c.group.size(); ++i)
             if (c.group[i].done) c.group[i].done(std::move(c.outcome.results[i]));
@@ -390,11 +401,29 @@ void Engine::drain() {
         std::unique_lock lock(commit_mutex_);
         commit_state_cv_.wait(lock, [this] { return commits_.empty() && !committing_; });
     }
+    apply_committed();
     {
         std::unique_lock lock(completion_mutex_);
-        applied_cv_.wait(lock, [this] { return applied_groups_ == committed_groups_; });
+        handed_out_cv_.wait(lock, [this] { return handed_out_groups_ == applied_groups_; });
     }
     recover_from_failed_commit();
+}
+
+void Engine::apply_committed() {
+    std::deque<Completion> ready;
+    {
+        std::lock_guard lock(queue_mutex_);
+        ready.swap(committed_);
+    }
+    for (auto& c : ready) {
+        apply_to_model(c.outcome.accepted);
+        {
+            std::lock_guard lock(completion_mutex_);
+            completions_.push_back(std::move(c));
+            ++applied_groups_;
+        }
+        completion_cv_.notify_one();
+    }
 }
 
 void Engine::recover_from_failed_commit() {
@@ -423,17 +452,19 @@ void Engine::fail(Outcome& o, const StoreError& e) {
 std::vector<Result<Appended>> Engine::process(std::vector<Request>& group) {
     drain(); // the caller holds write_mutex_: nothing is decided meanwhile, so the model stays as it is
     Outcome outcome = decide_group(group);
-    if (write(outcome)) forget_uncommitted(); // this group's entry
-    finish(outcome);
+    Outcome* const one[] = {&outcome};
+    if (write(one)) forget_uncommitted(); // this group's entry
+    apply_to_model(outcome.accepted);
+    hand_out(outcome);
     return std::move(outcome.results);
 }
 
-void Engine::finish(Outcome& o) {
+void Engine::hand_out(Outcome& o) {
     if (o.accepted.empty()) return;
-    publish(o.accepted, *o.rows);
+    tell_observers(o.accepted, *o.rows);
     // Moved into the answers: nothing reads the rows once the model has them. The writer's retry
-    // checks read a group's Pending entry only while deciding, under the model's shared lock, and
-    // each decision first drops the entries the model has reached; publish took the exclusive lock.
+    // checks read a group's Pending entry only while deciding, and each decision first drops the
+    // entries the model has reached; the writer applied this group before handing it here.
     for (std::size_t k = 0; k < o.rows->size(); ++k)
         o.results[o.slots[k].first]->envelopes[o.slots[k].second] = std::move((*o.rows)[k]);
 }
@@ -444,19 +475,26 @@ const RawEnvelope* Engine::in_flight(std::string_view event_id) const {
     return nullptr;
 }
 
-std::optional<StoreError> Engine::write(Outcome& o) {
-    if (o.accepted.empty()) return std::nullopt;
+std::optional<StoreError> Engine::write(std::span<Outcome* const> outcomes) {
+    std::vector<std::span<const RawEnvelope>> batches;
+    std::size_t events = 0;
+    for (const Outcome* o : outcomes)
+        if (!o->accepted.empty()) {
+            batches.emplace_back(*o->rows);
+            events += o->rows->size();
+        }
+    if (batches.empty()) return std::nullopt;
     const auto started = std::chrono::steady_clock::now();
     try {
-        store_.append(*o.rows);
+        store_.append_batches(batches);
     } catch (const StoreError& e) {
         ++stats_.storage_failures;
-        fail(o, e);
+        for (Outcome* o : outcomes) fail(*o, e); // a retry answered from a group of this commit included
         return e;
     }
     stats_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    stats_.batch_events.observe(static_cast<double>(o.rows->size()));
-    committed_position_ = o.rows->back().position;
+    stats_.batch_events.observe(static_cast<double>(events));
+    committed_position_ = batches.back().back().position;
     return std::nullopt;
 }
 
@@ -471,9 +509,8 @@ Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
     rows.reserve(posted);
     slots.reserve(posted);
     const Instant clock_now = clock_.now();
-    // Decided against the model as applied so far and, above it, the views of the groups committed
-    // but not applied yet (the completion thread applies them under the exclusive lock meanwhile).
-    std::shared_lock model_lock(model_mutex_);
+    // Decided against the model as applied so far and, above it, the views of the groups decided but
+    // not applied yet. No lock: only the holder of write_mutex_ (the caller) changes the model.
     while (!pending_.empty() && pending_.front().position <= model_.position()) {
         pending_.pop_front();
         if (!pending_.empty()) pending_.front().view->detach(); // reads fall through to the model from now on
@@ -582,7 +619,6 @@ Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
             results.emplace_back(std::move(out));
         }
     }
-    model_lock.unlock();
     if (accepted.empty()) return o;
     for (const auto& row : rows) known_ids_.add(row.event_id); // before the commit: a failed one may still reach the disk
     pending_.push_back(Pending{rows.back().position, rows.back().hash, accepted.back().recorded_at, std::move(group_view),
@@ -590,13 +626,13 @@ Engine::Outcome Engine::decide_group(std::vector<Request>& group) {
     return o;
 }
 
-void Engine::publish(const std::vector<Envelope>& committed, const std::vector<RawEnvelope>& rows) {
+void Engine::apply_to_model(const std::vector<Envelope>& committed) {
+    if (committed.empty()) return;
     {
         std::unique_lock lock(model_mutex_);
         for (const auto& env : committed) model_.apply(env);
     }
-    // Only the thread in publish moves the model (the completion thread, or a synchronous writer that
-    // drained it first), so its position can be read here without the lock.
+    // Only the holder of write_mutex_ moves the model, so its position can be read here without the lock.
     if (snapshot_options_.every > 0 && model_.position() - std::max<std::int64_t>(snapshot_position_, snapshot_tried_) >= snapshot_options_.every) {
         std::lock_guard lock(snapshot_mutex_);
         if (!snapshot_stopping_ && !snapshot_wanted_) {
@@ -609,6 +645,9 @@ void Engine::publish(const std::vector<Envelope>& committed, const std::vector<R
             snapshot_cv_.notify_one();
         }
     }
+}
+
+void Engine::tell_observers(const std::vector<Envelope>& committed, const std::vector<RawEnvelope>& rows) {
     std::lock_guard lock(observers_mutex_);
     for (const auto& f : observers_) f(committed, rows);
 }
@@ -656,7 +695,8 @@ Result<std::int64_t> Engine::import_envelopes(std::span<const RawEnvelope> batch
         return storage_error(e);
     }
     committed_position_ = rows.back().position;
-    publish(accepted, rows);
+    apply_to_model(accepted);
+    tell_observers(accepted, rows);
     return static_cast<std::int64_t>(rows.size());
 }
 

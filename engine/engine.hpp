@@ -107,10 +107,11 @@ public:
     // The model as of `position` (<= head), folded from the newest usable snapshot at or before it.
     projections::Model model_at(std::int64_t position) const;
 
-    // Called after every commit, once the model has applied it, with the committed envelopes in both
-    // forms, on the thread that applied it (the completion thread, or a synchronous appender), in
-    // commit order. Must be quick: the next group is applied, and this one answered, after it returns.
-    // Must not append synchronously (append waits for every committed group to be applied).
+    // Called for every group committed (a commit may hold several), once the model has applied it
+    // (and perhaps groups committed after it), with its envelopes in both forms, on the completion
+    // thread (or a synchronous appender's), in commit order. Must be quick: this group is answered, and the next one told,
+    // after it returns. Must not append synchronously (append waits for every committed group to be
+    // told).
     using Observer = std::function<void(const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>&)>;
     void on_commit(Observer f);
 
@@ -133,7 +134,8 @@ private:
         std::shared_ptr<std::vector<events::RawEnvelope>> rows = std::make_shared<std::vector<events::RawEnvelope>>();
         std::vector<std::pair<std::size_t, std::size_t>> slots;
     };
-    // A decided group on its way: to the committer thread, then to the completion thread.
+    // A decided group on its way: to the committer thread, back to the writer thread to be applied,
+    // then to the completion thread.
     struct Completion {
         std::vector<Request> group;
         Outcome outcome;
@@ -152,10 +154,10 @@ private:
     // Decides the group against the model and the pending groups; what it accepts becomes a Pending
     // entry and is to be committed in order. The caller holds write_mutex_.
     Outcome decide_group(std::vector<Request>& group);
-    // Appends a decided group's rows in one durable transaction. On failure every answer of the group
-    // that was not a refusal becomes the storage error, nothing is to be applied, and the error is
-    // returned. On the committer thread, or on a synchronous writer's after drain().
-    std::optional<StoreError> write(Outcome& o);
+    // Appends the rows of decided groups, in order, in one durable transaction. On failure every
+    // answer of theirs that was not a refusal becomes the storage error, nothing is to be applied, and
+    // the error is returned. On the committer thread, or on a synchronous writer's after drain().
+    std::optional<StoreError> write(std::span<Outcome* const> outcomes);
     // The stored row of an event_id decided in a group not applied yet; nullptr when there is none.
     const events::RawEnvelope* in_flight(std::string_view event_id) const;
     // After a failed commit: once every group decided on top of it has failed too, forgets their
@@ -165,17 +167,22 @@ private:
     void forget_uncommitted();
     // Turns a group's answers into the storage error (all but refusals); nothing is to be applied.
     static void fail(Outcome& o, const StoreError& e);
-    // Applies a committed outcome to the model and puts the stored envelopes into its answers.
-    void finish(Outcome& o);
-    // Waits until every decided group is committed and applied (the caller holds write_mutex_).
+    // Applies the groups the committer has handed back, in commit order, and passes them on to the
+    // completion thread. The caller holds write_mutex_.
+    void apply_committed();
+    // Applies committed envelopes to the model (the caller holds write_mutex_), and asks for a
+    // snapshot when one is due.
+    void apply_to_model(const std::vector<events::Envelope>& committed);
+    // Tells the observers about an applied outcome and puts the stored envelopes into its answers.
+    void hand_out(Outcome& o);
+    // Waits until every decided group is committed, applied and handed out (the caller holds write_mutex_).
     void drain();
-    // decide_group, write and finish on the calling thread (which holds write_mutex_).
+    // decide_group, write, apply and hand out on the calling thread (which holds write_mutex_).
     std::vector<events::Result<Appended>> process(std::vector<Request>& group);
     void writer_loop();
     void commit_loop();
     void completion_loop();
-    // Applies committed envelopes to the model and tells the observers.
-    void publish(const std::vector<events::Envelope>& committed, const std::vector<events::RawEnvelope>& rows);
+    void tell_observers(const std::vector<events::Envelope>& committed, const std::vector<events::RawEnvelope>& rows);
     projections::Model start(const Progress& progress);
     void snapshot_loop();
     // The periodic snapshot of a running server, without the pause of serializing under the model's
@@ -200,13 +207,14 @@ private:
     std::optional<StoreReader> lookups_; // the retry checks' reads (store_ is the committer's)
 
     std::mutex queue_mutex_;
-    std::condition_variable queue_cv_;
+    std::condition_variable queue_cv_; // work for the writer: requests, or committed groups to apply
     std::deque<Request> queue_;
+    std::deque<Completion> committed_; // committed (or failed) and handed back, to be applied
     bool stopping_ = false;
     std::thread writer_;
 
     // The committer thread appends the groups the writer decided, in order, while the writer decides
-    // the next one: the writer waits for the committer only to hand a group over.
+    // the next ones: every group waiting when a commit ends goes into the next one.
     std::mutex commit_mutex_;
     std::condition_variable commit_cv_;       // work for the committer
     std::condition_variable commit_state_cv_; // a group taken or finished
@@ -216,13 +224,13 @@ private:
     std::atomic<std::int64_t> committed_position_{0}; // the log's head as committed
     std::thread committer_;                           // started by the writer thread
 
-    // Groups are applied and answered off the writer and committer threads.
+    // Applied groups are handed out (observers, then answers) off the writer and committer threads.
     std::mutex completion_mutex_;
     std::condition_variable completion_cv_;
     std::deque<Completion> completions_;
     bool completion_stopping_ = false;
-    std::condition_variable applied_cv_;
-    std::uint64_t committed_groups_ = 0, applied_groups_ = 0; // handed to the completion thread, and applied by it
+    std::condition_variable handed_out_cv_;
+    std::uint64_t applied_groups_ = 0, handed_out_groups_ = 0; // given to the completion thread, and told to the observers by it
     std::thread completer_; // started by the writer thread
 
     // Snapshots while running: the writer asks after a commit, a thread of their own takes them.

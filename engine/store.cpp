@@ -485,8 +485,16 @@ Head StoreReader::backup(const std::string& out) const {
 
 Store::Store(const std::string& path) : StoreReader(path, Mode::write) {}
 
-void Store::append(std::span<const RawEnvelope> batch) {
-    if (batch.empty()) return;
+void Store::append(std::span<const RawEnvelope> batch) { append_batches(std::span<const std::span<const RawEnvelope>>(&batch, 1)); }
+
+void Store::append_batches(std::span<const std::span<const RawEnvelope>> batches) {
+    const RawEnvelope *first = nullptr, *last = nullptr;
+    for (const auto& batch : batches)
+        if (!batch.empty()) {
+            if (!first) first = &batch.front();
+            last = &batch.back();
+        }
+    if (!first) return;
     if (impl_->reopen) {
         // The log was read-only (the file, its -wal or -shm, or the file system): open it again, so
         // that writes resume once it is writable, without a restart.
@@ -497,35 +505,39 @@ void Store::append(std::span<const RawEnvelope> batch) {
                              path + ": the file or its file system is read-only; appends resume once it is writable");
     }
     auto& s = *impl_;
-    check_fields(batch);
+    for (const auto& batch : batches) check_fields(batch);
     auto& insert = *s.insert_q;
     try {
         sqlite::Transaction tx(s.db);
         // The committed head, read under the write lock: right even if another process appended.
-        check_sequence(batch, s.read_head());
+        Head head = s.read_head();
         sqlite::ResetGuard reset(insert);
-        for (const auto& r : batch) {
-            insert.bind(1, r.position);
-            insert.bind(2, r.stream);
-            insert.bind(3, r.version);
-            insert.bind(4, r.event_id);
-            insert.bind(5, r.type);
-            insert.bind(6, r.occurred_at);
-            insert.bind(7, r.recorded_at);
-            insert.bind(8, r.actor);
-            insert.bind(9, r.data);
-            insert.bind(10, r.prev_hash);
-            insert.bind(11, r.hash);
-            try {
-                insert.step();
-            } catch (const sqlite::Error& e) {
-                throw sqlite::Error(e.code(), at_position(r.position) + e.what(), e.system_errno());
+        for (const auto& batch : batches) {
+            if (batch.empty()) continue;
+            check_sequence(batch, head);
+            head = Head{batch.back().position, batch.back().hash, batch.back().recorded_at};
+            for (const auto& r : batch) {
+                insert.bind(1, r.position);
+                insert.bind(2, r.stream);
+                insert.bind(3, r.version);
+                insert.bind(4, r.event_id);
+                insert.bind(5, r.type);
+                insert.bind(6, r.occurred_at);
+                insert.bind(7, r.recorded_at);
+                insert.bind(8, r.actor);
+                insert.bind(9, r.data);
+                insert.bind(10, r.prev_hash);
+                insert.bind(11, r.hash);
+                try {
+                    insert.step();
+                } catch (const sqlite::Error& e) {
+                    throw sqlite::Error(e.code(), at_position(r.position) + e.what(), e.system_errno());
+                }
+                insert.reset();
             }
-            insert.reset();
         }
         tx.commit();
-        const auto& last = batch.back();
-        s.head = Head{last.position, last.hash, last.recorded_at};
+        s.head = std::move(head);
     } catch (const sqlite::Error& e) {
         // Read-only: open the file again next time (not when it was moved away: that would create an empty one).
         s.reopen = kind_of(e) == StoreError::Kind::readonly && e.code() != SQLITE_READONLY_DBMOVED;
@@ -534,9 +546,7 @@ void Store::append(std::span<const RawEnvelope> batch) {
             s.head = s.read_head();
         } catch (const sqlite::Error&) {
         }
-        rethrow(s.path, "append of positions " + std::to_string(batch.front().position) + ".." +
-                            std::to_string(batch.back().position) + " failed",
-                e);
+        rethrow(s.path, "append of positions " + std::to_string(first->position) + ".." + std::to_string(last->position) + " failed", e);
     }
 }
 

@@ -117,6 +117,9 @@ public:
     // for SQLITE_FULL, readonly for SQLITE_READONLY*, busy, conflict for a violated position, chain or
     // uniqueness, invalid for a malformed field, io otherwise. An empty batch does nothing.
     void append(std::span<const events::RawEnvelope> batch);
+    // The same for several batches in one transaction, as if they were one, in order (the writer's
+    // groups decided while the commit before them was under way).
+    void append_batches(std::span<const std::span<const events::RawEnvelope>> batches);
 };
 
 } // namespace gridloop::engine

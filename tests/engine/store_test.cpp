@@ -159,7 +159,9 @@ TEST_CASE("store: appended envelopes read back by position, event_id, stream and
     const auto first = chain.batch(7), second = chain.batch(5);
     store.append(first);
     CHECK(store.head() == Head{7, first.back().hash, first.back().recorded_at});
-    store.append(second);
+    const std::span<const RawEnvelope> rest(second);
+    const std::span<const RawEnvelope> parts[] = {rest.first(2), {}, rest.subspan(2)};
+    store.append_batches(parts); // one transaction, as if one batch
     store.append({}); // an empty batch changes nothing
     std::vector<RawEnvelope> all = first;
     all.insert(all.end(), second.begin(), second.end());
@@ -269,6 +271,11 @@ TEST_CASE("store: a failing batch writes nothing") {
     }
     std::string message;
     CHECK(error_kind([&] { store.append(batch); }, &message) == expected);
+    CHECK_MESSAGE(message.find(wanted) != std::string::npos, message);
+    // The same batch in two parts of one transaction: the first part is not written either.
+    const std::span<const RawEnvelope> whole(batch);
+    const std::span<const RawEnvelope> parts[] = {whole.first(2), whole.subspan(2)};
+    CHECK(error_kind([&] { store.append_batches(parts); }, &message) == expected);
     CHECK_MESSAGE(message.find(wanted) != std::string::npos, message);
 
     StoreReader reader(db.path());
