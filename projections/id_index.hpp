@@ -51,11 +51,13 @@ public:
     // x's id must not be in the index yet; x must stay where it is while indexed.
     void insert(T* x) {
         if (2 * (size_ + 1) > slots_.size()) rehash(std::max<std::size_t>(16, 2 * slots_.size()));
-        place(x);
+        const std::uint64_t h = mix(std::hash<std::string_view>{}(x->*Id));
+        put(reinterpret_cast<std::uintptr_t>(x) | tag_of(h), h);
         ++size_;
     }
     void clear() {
         slots_.clear();
+        highs_.clear();
         size_ = mask_ = 0;
     }
 
@@ -66,23 +68,32 @@ private:
     static constexpr std::uintptr_t tag_mask = 7;
     static std::uint64_t mix(std::size_t h) { return h * 0x9E3779B97F4A7C15ull; }
     static std::uintptr_t tag_of(std::uint64_t h) { return static_cast<std::uintptr_t>(h % 7 + 1); } // home() uses the high bits
+    // The home slot is the hash's top bits: the top 32 suffice for up to 2^32 slots.
     std::size_t home(std::uint64_t h) const { return static_cast<std::size_t>(h >> shift_); }
-    void place(T* x) {
-        const std::uint64_t h = mix(std::hash<std::string_view>{}(x->*Id));
+    // Puts a slot's value (pointer and tag) for the hash h in the first free slot from h's home.
+    void put(std::uintptr_t slot, std::uint64_t h) {
         std::size_t i = home(h);
         while (slots_[i]) i = (i + 1) & mask_;
-        slots_[i] = reinterpret_cast<std::uintptr_t>(x) | tag_of(h);
+        slots_[i] = slot;
+        highs_[i] = static_cast<std::uint32_t>(h >> 32);
     }
-    void rehash(std::size_t capacity) { // a power of two
+    // Moves every slot to a table of `capacity` (a power of two) from the hash bits kept beside it,
+    // without reading the ids: at millions of entries, hashing each id again was a cache miss per
+    // entry, and the model's lock was held for the second or so that took.
+    void rehash(std::size_t capacity) {
+        if (capacity > (std::size_t(1) << 32)) throw std::length_error("IdIndex: more than 2^32 slots");
         std::vector<std::uintptr_t> old(capacity, 0);
+        std::vector<std::uint32_t> old_highs(capacity, 0);
         old.swap(slots_);
+        old_highs.swap(highs_);
         mask_ = capacity - 1;
         shift_ = 64 - std::countr_zero(capacity);
-        for (const std::uintptr_t s : old)
-            if (s) place(reinterpret_cast<T*>(s & ~tag_mask));
+        for (std::size_t i = 0; i < old.size(); ++i)
+            if (old[i]) put(old[i], std::uint64_t(old_highs[i]) << 32);
     }
 
     std::vector<std::uintptr_t> slots_; // at most half full
+    std::vector<std::uint32_t> highs_;  // the top 32 bits of each slot's hash, for rehash
     std::size_t size_ = 0, mask_ = 0;
     int shift_ = 64;
 };
