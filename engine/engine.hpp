@@ -109,9 +109,9 @@ public:
 
     // Called for every group committed (a commit may hold several), once the model has applied it
     // (and perhaps groups committed after it), with its envelopes in both forms, on the completion
-    // thread (or a synchronous appender's), in commit order. Must be quick: this group is answered, and the next one told,
-    // after it returns. Must not append synchronously (append waits for every committed group to be
-    // told).
+    // thread (or a synchronous appender's), in commit order. Must be quick: this group is answered,
+    // and the next one told, after it returns. Must not append synchronously (append waits for every
+    // committed group to be told).
     using Observer = std::function<void(const std::vector<events::Envelope>&, const std::vector<events::RawEnvelope>&)>;
     void on_commit(Observer f);
 

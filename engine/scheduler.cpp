@@ -86,7 +86,7 @@ bool by_due(const Due& a, const Due& b) { return std::tie(a.due, a.case_id) < st
 
 Scheduler::Scheduler(Engine& engine) : engine_(engine), state_(std::make_shared<State>()) {
     // The schedule is the model's own: its open cases by due time. The observer runs after each
-    // commit, in commit order, with the model already applied (perhaps further): each reads the model
+    // committed group, in commit order, with the model already applied (perhaps further): each reads the model
     // as it is then, so the last one leaves the newest earliest due. It wakes the thread when that changed.
     std::weak_ptr<State> weak = state_;
     engine_.on_commit([weak, &engine](const std::vector<Envelope>&, const std::vector<RawEnvelope>&) {
