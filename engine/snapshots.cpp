@@ -13,6 +13,8 @@
 // Each part is checked against its own SHA-256 as it is read, so that the parts load side by side.
 #include "engine/snapshots.hpp"
 
+#include "engine/paced_file.hpp"
+
 #include "projections/snapshot.hpp"
 
 #include <openssl/evp.h>
@@ -175,11 +177,9 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     const fs::path final_path = dir_ / name_of(position);
     const fs::path tmp = tmp_of(dir_, position);
     {
-        File f(std::fopen(tmp.c_str(), "wb"));
-        if (!f.f) throw std::runtime_error("cannot create " + tmp.string() + ": " + std::generic_category().message(errno));
-        const auto put = [&](const std::string& bytes) { return std::fwrite(bytes.data(), 1, bytes.size(), f.f) == bytes.size(); };
-        const bool ok = put(header) && put(table) && std::all_of(parts.begin(), parts.end(), put) && std::fflush(f.f) == 0 &&
-                        ::fsync(::fileno(f.f)) == 0;
+        PacedFile f(tmp); // std::system_error (a std::runtime_error) naming the file when it cannot be created
+        const auto put = [&](const std::string& bytes) { return f.write(bytes); };
+        const bool ok = put(header) && put(table) && std::all_of(parts.begin(), parts.end(), put) && f.finish();
         if (!ok) {
             const int err = errno;
             std::error_code ec;
