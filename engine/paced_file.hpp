@@ -10,10 +10,10 @@
 namespace gridloop::engine {
 
 // Each chunk is handed to the disk as soon as it is written, and the one before it is waited for,
-// so that at most two chunks are ever on their way. Written whole
-// and then fsynced, a snapshot sat in the page cache until its fsync gave the disk all of it at once;
-// the log's commits, whose fdatasync queues behind what the disk has been given, then stood still
-// for a few hundred milliseconds.
+// so that at most two chunks are ever on their way. Written whole and then fsynced, a snapshot sat
+// in the page cache until its fsync gave the disk all of it at once; the log's commits, whose
+// fdatasync queues behind what the disk has been given, then stood still for a few hundred
+// milliseconds.
 class PacedFile {
 public:
     static constexpr std::size_t default_chunk = std::size_t(8) << 20;
