@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cerrno>
-#include <map>
 #include <filesystem>
 #include <utility>
 
@@ -348,10 +347,14 @@ StoreReader::Impl::Impl(const std::string& p, Mode mode)
 StoreReader::StoreReader(const std::string& path) : StoreReader(path, Mode::read) {}
 
 const StoreReader& StoreReader::for_this_thread(const std::string& path) {
-    thread_local std::map<std::string, std::unique_ptr<StoreReader>> readers;
-    auto& r = readers[path];
-    if (!r) r = std::make_unique<StoreReader>(path);
-    return *r;
+    // One per thread: a server's threads read one log. Kept by path, each log ever read stayed open
+    // (and a removed file's space taken) until the thread ended.
+    thread_local std::unique_ptr<StoreReader> reader;
+    if (!reader || reader->path() != path) {
+        reader.reset(); // closed before the next is opened
+        reader = std::make_unique<StoreReader>(path);
+    }
+    return *reader;
 }
 
 StoreReader::StoreReader(const std::string& path, Mode mode) {

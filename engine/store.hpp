@@ -61,7 +61,8 @@ public:
     // Opens read-only. StoreError when the file is missing (io), not a gridloop database (foreign),
     // or written by a newer schema (too_new).
     explicit StoreReader(const std::string& path);
-    // The calling thread's own read connection to `path`, opened on first use and kept.
+    // The calling thread's own read connection to `path`, opened on first use and kept until the
+    // thread asks for another path (which closes it: a reference from an earlier call is then gone).
     static const StoreReader& for_this_thread(const std::string& path);
     ~StoreReader();
     StoreReader(StoreReader&&) noexcept;

@@ -217,6 +217,35 @@ TEST_CASE("store: a reader may read the same store from inside a scan") {
     CHECK(scan_all(store).size() == 6); // the cached statement was reset after use
 }
 
+TEST_CASE("store: a thread's own reader follows the path it is asked for and closes the one before") {
+    TempDb a("thread-reader-a"), b("thread-reader-b");
+    Chain chain;
+    {
+        Store store(a.path());
+        store.append(chain.batch(3));
+        Store other(b.path()); // an empty log
+    }
+    // The files this process holds open, by path (Linux: /proc/self/fd).
+    const auto open_files = [](const std::string& path) {
+        int n = 0;
+        std::error_code ec;
+        for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+            std::error_code link_ec;
+            if (std::filesystem::read_symlink(fd.path(), link_ec).string() == path) ++n;
+        }
+        return n;
+    };
+    std::thread([&] {
+        const auto& first = StoreReader::for_this_thread(a.path());
+        CHECK(first.head().position == 3);
+        CHECK(&StoreReader::for_this_thread(a.path()) == &first); // kept
+        CHECK(open_files(a.path()) >= 1);
+        CHECK(StoreReader::for_this_thread(b.path()).head().position == 0);
+        CHECK(open_files(a.path()) == 0); // a log read before no longer held open by this thread
+        CHECK(StoreReader::for_this_thread(a.path()).head().position == 3);
+    }).join();
+}
+
 TEST_CASE("store: a failing batch writes nothing") {
     TempDb db("atomic");
     Store store(db.path());
