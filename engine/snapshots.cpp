@@ -158,7 +158,7 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     std::uint64_t body_size = table_size;
     for (const auto& part : parts) {
         Sha256 sha;
-        sha.update(part.data(), part.size());
+        for (const auto& chunk : part.chunks()) sha.update(chunk.data(), chunk.size());
         const Digest digest = sha.done();
         put_le(table, part.size(), 8);
         table.append(reinterpret_cast<const char*>(digest.data()), digest.size());
@@ -179,7 +179,8 @@ fs::path Snapshots::write(std::int64_t position, const std::string& hash, const 
     {
         PacedFile f(tmp); // std::system_error (a std::runtime_error) naming the file when it cannot be created
         const auto put = [&](const std::string& bytes) { return f.write(bytes); };
-        const bool ok = put(header) && put(table) && std::all_of(parts.begin(), parts.end(), put) && f.finish();
+        const auto put_part = [&](const projections::snapshot::Chunks& part) { return std::all_of(part.chunks().begin(), part.chunks().end(), put); };
+        const bool ok = put(header) && put(table) && std::all_of(parts.begin(), parts.end(), put_part) && f.finish();
         if (!ok) {
             const int err = errno;
             std::error_code ec;

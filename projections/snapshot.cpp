@@ -93,9 +93,16 @@ template <class T> void load_keyed(snapshot::In& in, ById<T>& map, std::string T
 
 } // namespace
 
+std::string snapshot::Chunks::str() const {
+    std::string all;
+    all.reserve(size_);
+    for (const auto& c : chunks_) all += c;
+    return all;
+}
+
 void save(const Model& model, snapshot::Parts& parts) {
     auto& m = const_cast<Model&>(model); // Out only reads
-    for (auto& p : parts) p.clear();
+    parts = {};
     const auto refs = m.refs();
     const auto& cases = m.cases_.map();
     const auto middle = std::next(cases.begin(), static_cast<std::ptrdiff_t>(cases.size() / 2));

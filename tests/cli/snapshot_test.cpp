@@ -50,7 +50,7 @@ Model reload(const Parts& parts) {
     return projections::load([&](std::size_t i) {
         if (i >= parts.size() || std::exchange(opened[i], true)) throw std::logic_error("part " + std::to_string(i) + " opened twice or unknown");
         return projections::snapshot::In(
-            [&bytes = parts[i], at = std::size_t(0)](char* buf, std::size_t n) mutable {
+            [bytes = parts[i].str(), at = std::size_t(0)](char* buf, std::size_t n) mutable {
                 n = std::min(n, bytes.size() - at);
                 std::memcpy(buf, bytes.data() + at, n);
                 at += n;
