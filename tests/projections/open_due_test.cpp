@@ -134,6 +134,41 @@ TEST_CASE("open due blocks: new cases due later than most, the earliest handled 
     check_same(blocks, want);
 }
 
+TEST_CASE("open due blocks: new cases all due before a run of later ones, then the run handled") {
+    // Reported out of working hours, new cases all fall due at the same moment, each after the ones
+    // before it (by report time) and before the cases with longer limits: they go in below that run.
+    std::vector<projections::Case> cases(30000);
+    for (std::size_t i = 0; i < cases.size(); ++i) cases[i].reported_at = at(static_cast<std::int64_t>(i));
+    projections::DueBlocks blocks;
+    std::multiset<Due> want;
+    for (std::size_t i = 0; i < 3000; ++i) { // the later run, among earlier ones
+        const Due x = {at(i % 2 ? 1'000'000 + static_cast<std::int64_t>(i) : static_cast<std::int64_t>(i)), cases[i].reported_at, &cases[i]};
+        blocks.insert(x);
+        want.insert(x);
+    }
+    for (std::size_t i = 3000; i < cases.size(); ++i) {
+        const Due x = due(at(500'000), &cases[i]);
+        blocks.insert(x);
+        want.insert(x);
+        if (i % 5000 == 0) check_same(blocks, want);
+    }
+    check_same(blocks, want);
+    for (std::size_t i = 1; i < 3000; i += 2) { // the later run leaves
+        const Due x = {at(1'000'000 + static_cast<std::int64_t>(i)), cases[i].reported_at, &cases[i]};
+        REQUIRE(blocks.erase(x));
+        want.erase(want.find(x));
+    }
+    check_same(blocks, want);
+    for (std::size_t i = 0; i < cases.size(); i += 3) { // and some of the rest
+        const auto it = std::find_if(want.begin(), want.end(), [&](const Due& d) { return d.c == &cases[i]; });
+        if (it == want.end()) continue; // one of the run, gone already
+        const Due x = *it;
+        REQUIRE(blocks.erase(x));
+        want.erase(want.find(x));
+    }
+    check_same(blocks, want);
+}
+
 TEST_CASE("open due blocks: built from sorted pairs") {
     std::mt19937_64 rng(7);
     const auto cases = some_cases(100);
