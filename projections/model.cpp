@@ -84,8 +84,8 @@ void Model::apply(const Envelope& env) {
             const auto due_before = before ? before->open_due : std::nullopt;
             const auto due_after = c.state == CaseState::open ? std::optional(c.due_at) : std::nullopt;
             if (due_after != due_before) {
-                if (due_before) open_by_due_.erase({*due_before, c.reported_at, &c});
-                if (due_after) open_by_due_.insert({*due_after, c.reported_at, &c});
+                if (due_before) open_by_due_.erase(open_due_of(*due_before, c));
+                if (due_after) open_by_due_.insert(open_due_of(*due_after, c));
             }
         }
         if (auto h = std::get_if<IssueHandled>(&ev); h && h->volunteers)
@@ -136,8 +136,8 @@ void Model::settle_stats() {
         const auto& was = d.cases.at(c);
         cases.push_back({c, &was.mark, &was.returns});
         // The open cases by due time, once for each case the events touched (reported_at never changes).
-        if (was.mark && was.mark->open_due) open_by_due_.erase({*was.mark->open_due, c->reported_at, c});
-        if (c->state == CaseState::open) open_by_due_.insert({c->due_at, c->reported_at, c});
+        if (was.mark && was.mark->open_due) open_by_due_.erase(open_due_of(*was.mark->open_due, *c));
+        if (c->state == CaseState::open) open_by_due_.insert(open_due_of(c->due_at, *c));
     }
     std::vector<StatsIndex::MemberBefore> members;
     members.reserve(d.members.size());
@@ -204,7 +204,7 @@ void Model::add_report(const Case& c) {
 void Model::index_open_cases() {
     std::vector<OpenDue> open;
     for (const auto& [_, c] : cases_.map())
-        if (c.state == CaseState::open) open.push_back({c.due_at, c.reported_at, &c});
+        if (c.state == CaseState::open) open.push_back(open_due_of(c.due_at, c));
     std::sort(open.begin(), open.end());
     open_by_due_ = DueBlocks(open);
 }

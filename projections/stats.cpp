@@ -421,8 +421,8 @@ void StatsIndex::apply(const Case& c, const Change& change, int parity) {
             }
         }
         if (prior.open_due != after.open_due) {
-            if (prior.open_due) n->open_due.erase({*prior.open_due, c.reported_at, &c});
-            if (after.open_due) n->open_due.insert({*after.open_due, c.reported_at, &c});
+            if (prior.open_due) n->open_due.erase(open_due_of(*prior.open_due, c));
+            if (after.open_due) n->open_due.insert(open_due_of(*after.open_due, c));
         }
         for (const Instant t : change.closed) insert_sorted(n->closed_at, t);
         for (const Instant t : change.timed_out) insert_sorted(n->timeouts_at, t);
@@ -515,7 +515,7 @@ void StatsIndex::rebuild(const std::vector<const Case*>& cases, const std::vecto
                     s->handles.push_back(*handle);
                     if (n->by_day) n->handle_days[day].push_back(*handle); // the last day or a new one after it
                 }
-                if (c->state == CaseState::open) s->open_due.push_back({c->due_at, c->reported_at, c});
+                if (c->state == CaseState::open) s->open_due.push_back(open_due_of(c->due_at, *c));
                 n->closed_at.insert(n->closed_at.end(), closed.begin(), closed.end());
                 n->timeouts_at.insert(n->timeouts_at.end(), timed_out.begin(), timed_out.end());
             }
@@ -712,7 +712,7 @@ void StatsIndex::save(snapshot::Out& out, const Refs& refs) const {
         std::vector<std::pair<Instant, std::int64_t>> open_due;
         open_due.reserve(static_cast<std::size_t>(n.open_due.size()));
         for (const auto& block : n.open_due.blocks())
-            for (const auto& [due, reported, c] : block) open_due.emplace_back(due, case_rank.at(c));
+            for (const OpenDue& open : block) open_due.emplace_back(open.due, case_rank.at(open.c));
         std::sort(open_due.begin(), open_due.end());
         std::vector<std::pair<std::int64_t, std::int64_t>> residents;
         for (const auto& [contact, address] : n.residents)
@@ -744,11 +744,11 @@ void StatsIndex::load(snapshot::In& in, const Refs& refs) {
         if (!parent.empty()) parents.emplace_back(&n, std::move(parent));
         n.cases.reserve(cases.size());
         for (const auto r : cases) n.cases.push_back(at_rank(refs.cases, r));
-        std::vector<OpenDue> due_cases; // sorted again: ties were by rank, are by report time and address
+        std::vector<OpenDue> due_cases; // sorted again: ties were by rank, are by report time and position
         due_cases.reserve(open_due.size());
         for (const auto& [due, r] : open_due) {
             const Case* c = at_rank(refs.cases, r);
-            due_cases.push_back({due, c->reported_at, c});
+            due_cases.push_back(open_due_of(due, *c));
         }
         std::sort(due_cases.begin(), due_cases.end());
         n.open_due = DueBlocks(due_cases);

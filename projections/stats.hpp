@@ -101,16 +101,22 @@ private:
 
 // The stats index's handling times (ms).
 using SortedBlocks = BasicSortedBlocks<std::int64_t, 2048>;
-// An open case at its due time. Ties of due time go by report time, then address: cases reported
-// outside working hours all fall due when the next working period's limit runs out, and by report
-// time each new one lands after the others of its due, where inserting moves nothing (by address it
-// landed anywhere among them, moving half a block of memory that is no longer in cache).
+// An open case at its due time. Ties of due time go by report time, then by the position of the
+// report: cases reported outside working hours all fall due when the next working period's limit
+// runs out, and each new one lands after the others of its due, where inserting moves nothing. The
+// position matters when report times tie too — events recorded while the clock stands behind the
+// log's head all take the head's time — where ties went by address, and each insert landed anywhere
+// among them, moving half a block of memory that was no longer in cache.
 struct OpenDue {
     Instant due, reported;
+    std::int64_t reported_position = 0; // the case's first event (0 for a case with no timeline)
     const Case* c = nullptr;
     friend auto operator<=>(const OpenDue&, const OpenDue&) = default;
 };
-// Open cases by due time. Smaller blocks than for handling times: a value is three times the size,
+inline OpenDue open_due_of(Instant due, const Case& c) {
+    return {due, c.reported_at, c.timeline.empty() ? 0 : c.timeline.front().position, &c};
+}
+// Open cases by due time. Smaller blocks than for handling times: a value is four times the size,
 // an insert or an erase moves half a block on average, and the open cases change at every event of
 // theirs (128 was the fastest of 64 to 2048 for 100k and 1M values; 512 for 4 million).
 using DueBlocks = BasicSortedBlocks<OpenDue, 128>;

@@ -26,7 +26,7 @@ std::vector<projections::Case> some_cases(std::size_t n) {
     return cases;
 }
 
-Due due(Instant t, const projections::Case* c) { return {t, c->reported_at, c}; }
+Due due(Instant t, const projections::Case* c) { return projections::open_due_of(t, *c); }
 
 // Everything the blocks hold equals `want`, in order, and the blocks keep their shape.
 void check_same(const projections::DueBlocks& blocks, const std::multiset<Due>& want) {
@@ -142,7 +142,7 @@ TEST_CASE("open due blocks: new cases all due before a run of later ones, then t
     projections::DueBlocks blocks;
     std::multiset<Due> want;
     for (std::size_t i = 0; i < 3000; ++i) { // the later run, among earlier ones
-        const Due x = {at(i % 2 ? 1'000'000 + static_cast<std::int64_t>(i) : static_cast<std::int64_t>(i)), cases[i].reported_at, &cases[i]};
+        const Due x = {at(i % 2 ? 1'000'000 + static_cast<std::int64_t>(i) : static_cast<std::int64_t>(i)), cases[i].reported_at, 0, &cases[i]};
         blocks.insert(x);
         want.insert(x);
     }
@@ -154,7 +154,7 @@ TEST_CASE("open due blocks: new cases all due before a run of later ones, then t
     }
     check_same(blocks, want);
     for (std::size_t i = 1; i < 3000; i += 2) { // the later run leaves
-        const Due x = {at(1'000'000 + static_cast<std::int64_t>(i)), cases[i].reported_at, &cases[i]};
+        const Due x = {at(1'000'000 + static_cast<std::int64_t>(i)), cases[i].reported_at, 0, &cases[i]};
         REQUIRE(blocks.erase(x));
         want.erase(want.find(x));
     }
