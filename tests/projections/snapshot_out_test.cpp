@@ -99,4 +99,12 @@ TEST_CASE("snapshot out: appends that end exactly on a chunk's edge, and one byt
     }
     CHECK(via_out.str() == expected);
     check_shape(via_out);
+
+    Chunks opened, untouched; // equal bytes are equal chunks, whether an Out ever opened them or not
+    { Out out(opened); }
+    CHECK(opened == untouched);
+    untouched.append(expected.data(), expected.size());
+    CHECK(untouched == via_out);
+    untouched.push_back('x');
+    CHECK_FALSE(untouched == via_out);
 }
