@@ -57,12 +57,6 @@ public:
         }
     }
     void push_back(char c) { append(&c, 1); }
-    // The last chunk, a new one when it is full: every chunk but the last holds chunk_size bytes.
-    std::string& room() {
-        if (chunks_.empty() || chunks_.back().size() == chunk_size) chunks_.emplace_back().reserve(chunk_size);
-        return chunks_.back();
-    }
-    void note_appended(std::size_t n) { size_ += n; } // bytes put straight into room()
     std::size_t size() const { return size_; }
     const std::vector<std::string>& chunks() const { return chunks_; }
     std::string str() const; // all of them in one string
@@ -70,6 +64,13 @@ public:
     friend bool operator==(const Chunks& a, const Chunks& b) { return a.size_ == b.size_ && a.str() == b.str(); }
 
 private:
+    friend class Out; // appends straight into room() while a value fits, then counts it
+    // The last chunk, a new one when it is full: every chunk but the last holds chunk_size bytes.
+    std::string& room() {
+        if (chunks_.empty() || chunks_.back().size() == chunk_size) chunks_.emplace_back().reserve(chunk_size);
+        return chunks_.back();
+    }
+
     std::vector<std::string> chunks_;
     std::size_t size_ = 0;
 };
@@ -94,7 +95,7 @@ public:
         if (!chunks_) bytes_->append(static_cast<const char*>(p), n);
         else if (bytes_->size() + n <= Chunks::chunk_size) { // the usual case: it fits in the chunk being filled
             bytes_->append(static_cast<const char*>(p), n);
-            chunks_->note_appended(n);
+            chunks_->size_ += n;
         } else {
             chunks_->append(static_cast<const char*>(p), n);
             bytes_ = &chunks_->room();
